@@ -1,0 +1,320 @@
+"""The configuration: one YAML file, overridable by NEWSWATCH_… environment variables.
+
+Environment variables override the file, nested keys joined by ``__``
+(``NEWSWATCH_FETCH__TIMEOUT_SECONDS=5``, ``NEWSWATCH_DATABASE_URL=…``). Relative paths in
+the file (the SQLite database, topic files) resolve against the file's folder.
+Invalid config raises :class:`ConfigError` with one message naming the key and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "NEWSWATCH_"
+DEFAULT_USER_AGENT = "newswatch/0.1 (+https://github.com/newswatch/newswatch; news monitor)"
+
+
+class ConfigError(Exception):
+    """A configuration problem, said in one line a user can act on."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeedConfig(_Section):
+    url: str
+    name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class FetchConfig(_Section):
+    timeout_seconds: float = Field(20.0, gt=0)
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+    max_bytes: int = Field(15 * 1024 * 1024, gt=0)
+    max_redirects: int = Field(5, ge=0, le=20)
+    per_host_concurrency: int = Field(2, ge=1)
+    per_host_delay_seconds: float = Field(1.0, ge=0)
+    # false, true, or a list of allowed "host:port" / CIDR entries.
+    allow_private_networks: bool | list[str] = False
+    user_agent: str = DEFAULT_USER_AGENT
+    # Feeds: the normal interval between polls, and the cap for a failing feed's backoff.
+    poll_interval_minutes: float = Field(15.0, gt=0)
+    max_backoff_hours: float = Field(24.0, gt=0)
+    # Articles: how many fetch+extract in flight at once, and transient retries.
+    article_concurrency: int = Field(8, ge=1)
+    article_max_attempts: int = Field(3, ge=1)
+    extraction_workers: int | None = Field(None, ge=1)  # default: one per CPU core
+    extraction_timeout_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("allow_private_networks")
+    @classmethod
+    def _entries(cls, value: bool | list[str]) -> bool | list[str]:
+        if isinstance(value, list):
+            from config.netrules import parse_network_rule
+
+            for entry in value:
+                parse_network_rule(entry)  # raises ValueError with the reason
+        return value
+
+
+class StoriesConfig(_Section):
+    window_hours: float = Field(72.0, gt=0)
+    # Near-duplicate (syndicated copy) threshold and story-join threshold; see docs/stories.md.
+    duplicate_threshold: float = Field(0.8, gt=0, le=1)
+    story_threshold: float = Field(0.35, gt=0, le=1)
+
+
+class SmtpConfig(_Section):
+    host: str = "localhost"
+    port: int = Field(587, gt=0, lt=65536)
+    starttls: bool = True
+    ssl: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    from_: str = Field("newswatch <alerts@localhost>", alias="from")
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DigestConfig(_Section):
+    every: Literal["hourly", "daily", "weekly"] = "daily"
+    at: str = "08:00"
+    timezone: str = "UTC"
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+
+    @field_validator("at")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        parts = value.split(":")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise ValueError("must be a time of day like 08:00")
+        hour, minute = int(parts[0]), int(parts[1])
+        if not (0 <= hour < 24 and 0 <= minute < 60):
+            raise ValueError("must be a time of day like 08:00")
+        return f"{hour:02d}:{minute:02d}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class SubscriberConfig(_Section):
+    name: str = Field(min_length=1, max_length=200)
+    topics: list[str] = Field(default_factory=list)  # empty: every topic
+    email: list[str] = Field(default_factory=list)
+    slack_webhook: SecretStr | None = None
+    mode: Literal["immediate", "digest"] = "immediate"
+    digest: DigestConfig = Field(default_factory=DigestConfig)
+    min_score: float = 0.0
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("email")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(c in address for c in "\r\n<>,; "):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+
+class DeliveryConfig(_Section):
+    # Debounce for story updates to immediate subscribers.
+    update_debounce_hours: float = Field(6.0, ge=0)
+    # The first pass after a feed, topic or subscriber is added sends nothing for what it finds.
+    baseline_on_first_run: bool = True
+    max_attempts: int = Field(5, ge=1)
+    retry_base_seconds: float = Field(60.0, ge=0)
+
+
+class ScheduleConfig(_Section):
+    monitor_every_minutes: float = Field(15.0, gt=0)
+    deliver_every_minutes: float = Field(5.0, gt=0)
+    monitor_cron: str | None = None
+    deliver_cron: str | None = None
+
+
+class RetentionConfig(_Section):
+    keep_articles_days: float | None = Field(None, gt=0)  # None keeps everything
+
+
+class WebConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, gt=0, lt=65536)
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """Everything a pass needs. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        populate_by_name=True,
+    )
+
+    database_url: str = "sqlite:///newswatch.db"
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    topics: str | list[Any] | None = None
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    stories: StoriesConfig = Field(default_factory=StoriesConfig)
+    smtp: SmtpConfig | None = None
+    subscribers: list[SubscriberConfig] = Field(default_factory=list)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    # The folder relative paths resolve against (the config file's folder).
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "sqlite+", "postgresql:", "postgresql+")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        names = [s.name for s in self.subscribers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"subscriber names must be unique; repeated: {', '.join(duplicates)}")
+        urls = [f.url for f in self.feeds]
+        repeated = sorted({u for u in urls if urls.count(u) > 1})
+        if repeated:
+            raise ValueError(f"feed listed twice: {repeated[0]}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file's values, which arrive as init kwargs.
+        return (env_settings, init_settings)
+
+    # Derived values -------------------------------------------------------------------
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL with a relative SQLite path resolved against the config file."""
+        return resolve_sqlite_path(self.database_url, self.base_dir)
+
+    def resolve_path(self, value: str | Path) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+
+def resolve_sqlite_path(url: str, base_dir: Path) -> str:
+    prefix, sep, rest = url.partition(":///")
+    if not prefix.startswith("sqlite") or not sep or rest in ("", ":memory:"):
+        return url
+    path = Path(rest.split("?", 1)[0]).expanduser()
+    query = rest[len(rest.split("?", 1)[0]):]
+    if path.is_absolute():
+        return url
+    return f"{prefix}:///{(base_dir / path).resolve()}{query}"
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    key = _location(tuple(x for x in first["loc"] if not str(x).startswith(("function-", "union["))))
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "is not a known setting"
+    extra = f" (and {len(error.errors()) - 1} more problem(s))" if len(error.errors()) > 1 else ""
+    return f"{source}: {key}: {message}{extra}"
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read the YAML file at ``path`` (optional) and the environment into :class:`Settings`."""
+    data: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    source = "configuration"
+    if path is not None:
+        file = Path(path).expanduser()
+        source = str(file)
+        try:
+            raw = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{file}: no such config file") from None
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from None
+        try:
+            loaded = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"{file}: not valid YAML{where}: {problem}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{file}: the top level must be a mapping of settings")
+        data = loaded
+        base_dir = file.resolve().parent
+    data.update(overrides)
+    data.setdefault("base_dir", base_dir)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+
+
+def env_overrides_present() -> list[str]:
+    """The NEWSWATCH_ variables in effect (names only, never values)."""
+    return sorted(k for k in os.environ if k.startswith(ENV_PREFIX))
