@@ -136,6 +136,9 @@ class Article(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     canonical_url: Mapped[str] = mapped_column(String(2048), unique=True)
     url: Mapped[str] = mapped_column(String(2048))  # the first URL seen, as listed
+    # A lossy key (AMP/mobile hosts, scheme, trailing slash) to find the same article
+    # under another URL; see tasks.urls.story_url_key.
+    url_key: Mapped[str | None] = mapped_column(String(2048), index=True)
     final_url: Mapped[str | None] = mapped_column(String(2048))  # after redirects
     html_canonical_url: Mapped[str | None] = mapped_column(String(2048))  # rel=canonical
     # pending | fetched | failed | rejected
@@ -158,6 +161,8 @@ class Article(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     fingerprint: Mapped[int | None] = mapped_column(BigInteger)  # near-duplicate signature
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # First seen in a feed's first fetch: its alerts are a baseline, not news to send.
+    baseline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Set once the article has been clustered and matched; NULL means "to analyse".
     analysed_at: Mapped[datetime | None]
     story_id: Mapped[int | None] = mapped_column(
@@ -295,6 +300,8 @@ class Subscriber(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     mode: Mapped[str] = mapped_column(String(16), default="immediate")
     topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # False once the subscriber is gone from the config: kept for its delivery history.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # Alerts created before this moment are a baseline: nothing is sent for them.
     baseline_at: Mapped[datetime | None]
     last_digest_at: Mapped[datetime | None]

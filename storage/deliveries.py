@@ -1,0 +1,446 @@
+"""Deliveries: who gets which message, queued in the database, claimed with leases.
+
+A delivery row is one message to one subscriber on one channel (email or Slack). Rows are
+written idempotently (a unique key per message) so re-running a pass or a deliver run never
+queues a message twice. The life of a row::
+
+    pending --claim--> sending --sent--> sent
+       ^                  |  \\--permanent failure / attempts exhausted--> failed
+       +--transient-------+
+    sending with an expired lease (the process died mid-send) --claim--> sending again
+
+Immediate subscribers get one message per story: the first alert of a story queues an
+``alert`` row; later growth (more sources, another topic) queues at most one ``update`` row
+per story per debounce window. Digest subscribers get one ``digest`` row per period,
+computed by :func:`enqueue_due_digests` when the period is over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from config.settings import DigestConfig, Settings, SubscriberConfig
+from storage.models import Alert, Delivery, Subscriber
+
+Channel = Literal["email", "slack"]
+# How long a claim protects a row being sent; longer than any SMTP/HTTP timeout we use.
+DEFAULT_LEASE_SECONDS = 300.0
+DUE_STATUSES = ("pending", "sending")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+# Subscribers ------------------------------------------------------------------------------
+
+
+def channels_of(config: SubscriberConfig) -> list[Channel]:
+    """The channels a subscriber has configured, in a fixed order."""
+    channels: list[Channel] = []
+    if config.email:
+        channels.append("email")
+    if config.slack_webhook is not None and config.slack_webhook.get_secret_value().strip():
+        channels.append("slack")
+    return channels
+
+
+def sync_subscribers(session: Session, settings: Settings, now: datetime) -> None:
+    """Upsert the subscribers of the config; mark the ones no longer configured inactive.
+
+    A new subscriber's ``baseline_at`` is ``now`` when ``delivery.baseline_on_first_run``:
+    alerts older than that are never sent to it, so adding a subscriber is not a flood.
+    """
+    rows = {row.name: row for row in session.scalars(select(Subscriber))}
+    for config in settings.subscribers:
+        row = rows.get(config.name)
+        if row is None:
+            _insert_ignore(
+                session,
+                Subscriber,
+                {
+                    "name": config.name,
+                    "mode": config.mode,
+                    "topics": list(config.topics),
+                    "active": True,
+                    "baseline_at": now if settings.delivery.baseline_on_first_run else None,
+                    # A digest starts from its next period boundary, not from the epoch.
+                    "last_digest_at": None,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            continue
+        changed = row.mode != config.mode or list(row.topics or []) != list(config.topics)
+        if changed or not row.active:
+            if row.mode != config.mode and config.mode == "digest":
+                # Switching to digests: what was already sent immediately is not repeated.
+                row.last_digest_at = now
+            row.mode = config.mode
+            row.topics = list(config.topics)
+            row.active = True
+            row.updated_at = now
+    configured = {c.name for c in settings.subscribers}
+    for name, row in rows.items():
+        if name not in configured and row.active:
+            row.active = False
+            row.updated_at = now
+    session.flush()
+
+
+def _subscriber_rows(session: Session, settings: Settings, now: datetime) -> dict[str, Subscriber]:
+    rows = {row.name: row for row in session.scalars(select(Subscriber))}
+    if any(c.name not in rows or not rows[c.name].active for c in settings.subscribers):
+        sync_subscribers(session, settings, now)
+        rows = {row.name: row for row in session.scalars(select(Subscriber))}
+    return rows
+
+
+def wants_alert(config: SubscriberConfig, row: Subscriber, alert: Alert) -> bool:
+    """Whether this subscriber is to hear about this alert at all (topic, score, baseline)."""
+    if alert.baseline:
+        return False
+    if config.topics and alert.topic_id not in config.topics:
+        return False
+    if (alert.score or 0.0) < config.min_score:
+        return False
+    return not (row.baseline_at is not None and _aware(alert.created_at) < _aware(row.baseline_at))
+
+
+# Immediate messages -----------------------------------------------------------------------
+
+
+def enqueue_for_alert(
+    session: Session,
+    alert: Alert,
+    event: Literal["new", "update"],
+    now: datetime,
+    settings: Settings,
+) -> int:
+    """Queue the messages an alert change calls for; returns how many rows were added.
+
+    Called in the transaction that creates (``new``) or grows (``update``) the alert, so the
+    alert and its deliveries commit together. Baseline alerts queue nothing.
+    """
+    if alert.baseline or not settings.subscribers:
+        return 0
+    if alert.id is None:
+        session.flush()
+    rows = _subscriber_rows(session, settings, now)
+    debounce = timedelta(hours=settings.delivery.update_debounce_hours)
+    added = 0
+    for config in settings.subscribers:
+        row = rows.get(config.name)
+        if row is None or config.mode != "immediate" or not wants_alert(config, row, alert):
+            continue
+        for channel in channels_of(config):
+            added += _enqueue_story_message(session, row, channel, alert, event, now, debounce)
+    return added
+
+
+def _enqueue_story_message(
+    session: Session,
+    subscriber: Subscriber,
+    channel: Channel,
+    alert: Alert,
+    event: str,
+    now: datetime,
+    debounce: timedelta,
+) -> int:
+    earlier = session.execute(
+        select(Delivery.key, Delivery.kind, Delivery.status, Delivery.sent_at)
+        .join(Alert, Delivery.alert_id == Alert.id)
+        .where(
+            Delivery.subscriber_id == subscriber.id,
+            Delivery.channel == channel,
+            Delivery.kind.in_(("alert", "update")),
+            Alert.story_id == alert.story_id,
+        )
+        .order_by(Delivery.id)
+    ).all()
+    payload: dict[str, Any] = {
+        "event": event,
+        "story_id": alert.story_id,
+        "topic_id": alert.topic_id,
+        "article_count": alert.article_count,
+    }
+    if not earlier:
+        key, kind, not_before = f"alert:{alert.id}", "alert", None
+        payload["thread_key"] = key
+    else:
+        if any(row.status in DUE_STATUSES for row in earlier):
+            # A queued message renders the story as it is when sent: it will show this too.
+            return 0
+        sent_times = [_aware(row.sent_at) for row in earlier if row.sent_at is not None]
+        not_before = max(sent_times) + debounce if sent_times else None
+        if not_before is not None and not_before <= now:
+            not_before = None
+        updates = sum(1 for row in earlier if row.kind == "update")
+        key, kind = f"alert:{alert.id}:update:{updates + 1}", "update"
+        payload["thread_key"] = earlier[0].key
+    return _insert_ignore(
+        session,
+        Delivery,
+        {
+            "key": key,
+            "subscriber_id": subscriber.id,
+            "channel": channel,
+            "kind": kind,
+            "alert_id": alert.id,
+            "status": "pending",
+            "attempts": 0,
+            "not_before": not_before,
+            "payload": payload,
+            "created_at": now,
+        },
+    )
+
+
+# Digests ----------------------------------------------------------------------------------
+
+
+def latest_digest_boundary(digest: DigestConfig, now: datetime) -> datetime:
+    """The most recent moment at or before ``now`` when this digest falls due (UTC)."""
+    zone = ZoneInfo(digest.timezone)
+    local = _aware(now).astimezone(zone)
+    hour, minute = (int(part) for part in digest.at.split(":"))
+    if digest.every == "hourly":
+        candidate = local.replace(minute=minute, second=0, microsecond=0)
+        if candidate > local:
+            candidate -= timedelta(hours=1)
+        return candidate.astimezone(UTC)
+    day = local.date()
+    if digest.every == "weekly":
+        day -= timedelta(days=(day.weekday() - WEEKDAYS.index(digest.weekday)) % 7)
+    step = timedelta(days=7 if digest.every == "weekly" else 1)
+    candidate_local = datetime.combine(day, time(hour, minute), tzinfo=zone)
+    if candidate_local > local:
+        candidate_local = datetime.combine(day - step, time(hour, minute), tzinfo=zone)
+    return candidate_local.astimezone(UTC)
+
+
+def previous_digest_boundary(digest: DigestConfig, boundary: datetime) -> datetime:
+    """The boundary one period before ``boundary`` (local wall-clock arithmetic, DST-safe)."""
+    if digest.every == "hourly":
+        return boundary - timedelta(hours=1)
+    zone = ZoneInfo(digest.timezone)
+    local = boundary.astimezone(zone)
+    step = timedelta(days=7 if digest.every == "weekly" else 1)
+    hour, minute = (int(part) for part in digest.at.split(":"))
+    return datetime.combine(local.date() - step, time(hour, minute), tzinfo=zone).astimezone(UTC)
+
+
+def digest_key(subscriber_name: str, period_start: datetime) -> str:
+    return f"digest:{subscriber_name}:{_aware(period_start).isoformat()}"
+
+
+def digest_alerts(
+    session: Session,
+    config: SubscriberConfig,
+    row: Subscriber,
+    start: datetime,
+    end: datetime,
+) -> list[Alert]:
+    """Alerts created or updated in [start, end) that this subscriber wants, best first."""
+    query = select(Alert).where(
+        Alert.baseline.is_(False),
+        Alert.created_at < end,
+        or_(Alert.updated_at >= start, Alert.created_at >= start),
+    )
+    if config.topics:
+        query = query.where(Alert.topic_id.in_(config.topics))
+    if row.baseline_at is not None:
+        query = query.where(Alert.created_at >= row.baseline_at)
+    query = query.where(Alert.score >= config.min_score).order_by(Alert.score.desc(), Alert.id)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class DueDigest:
+    subscriber: str
+    period_start: datetime
+    period_end: datetime
+    alert_ids: list[int]
+
+
+def enqueue_due_digests(session: Session, settings: Settings, now: datetime) -> list[DueDigest]:
+    """Queue one digest per digest subscriber and channel whose period has ended.
+
+    A period with nothing in it sends nothing, but still counts as done. When runs were
+    missed, one digest covers everything since the last one, so nothing is skipped.
+    """
+    rows = _subscriber_rows(session, settings, now)
+    queued: list[DueDigest] = []
+    for config in settings.subscribers:
+        row = rows.get(config.name)
+        if row is None or config.mode != "digest":
+            continue
+        end = latest_digest_boundary(config.digest, now)
+        last = _aware(row.last_digest_at) if row.last_digest_at is not None else None
+        if last is not None and last >= end:
+            continue
+        start = last or previous_digest_boundary(config.digest, end)
+        alerts = digest_alerts(session, config, row, start, end)
+        if alerts:
+            ids = [alert.id for alert in alerts]
+            new_ids = [alert.id for alert in alerts if _aware(alert.created_at) >= start]
+            payload = {
+                "period_start": start.isoformat(),
+                "period_end": end.isoformat(),
+                "every": config.digest.every,
+                "alert_ids": ids,
+                "new_alert_ids": new_ids,
+            }
+            for channel in channels_of(config):
+                _insert_ignore(
+                    session,
+                    Delivery,
+                    {
+                        "key": digest_key(config.name, start),
+                        "subscriber_id": row.id,
+                        "channel": channel,
+                        "kind": "digest",
+                        "alert_id": None,
+                        "status": "pending",
+                        "attempts": 0,
+                        "payload": payload,
+                        "created_at": now,
+                    },
+                )
+            queued.append(DueDigest(config.name, start, end, ids))
+        row.last_digest_at = end
+        row.updated_at = now
+    session.flush()
+    return queued
+
+
+# Claims and outcomes ----------------------------------------------------------------------
+
+
+def _due_condition(now: datetime) -> Any:
+    pending = and_(
+        Delivery.status == "pending",
+        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+        or_(Delivery.not_before.is_(None), Delivery.not_before <= now),
+    )
+    # A row left "sending" by a process that died: its lease has run out.
+    abandoned = and_(Delivery.status == "sending", Delivery.lease_until < now)
+    return or_(pending, abandoned)
+
+
+def claim_next(
+    session: Session,
+    now: datetime,
+    *,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    exclude: Iterable[int] = (),
+) -> Delivery | None:
+    """Claim one due delivery for this worker: mark it ``sending`` with a lease.
+
+    PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent workers never wait on or
+    take each other's rows. SQLite: a conditional UPDATE that only one writer can win.
+    The caller commits right after, before sending.
+    """
+    excluded = list(exclude)
+    lease_until = now + timedelta(seconds=lease_seconds)
+    query = select(Delivery.id).where(_due_condition(now)).order_by(Delivery.id)
+    if excluded:
+        query = query.where(Delivery.id.not_in(excluded))
+    if session.get_bind().dialect.name == "postgresql":
+        delivery_id = session.scalar(query.limit(1).with_for_update(skip_locked=True))
+        candidates: Sequence[int] = [delivery_id] if delivery_id is not None else []
+    else:
+        candidates = list(session.scalars(query.limit(20)))
+    for delivery_id in candidates:
+        result = session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, _due_condition(now))
+            .values(
+                status="sending",
+                lease_until=lease_until,
+                attempts=Delivery.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            delivery = session.get(Delivery, delivery_id, populate_existing=True)
+            return delivery
+    return None
+
+
+def record_sent(session: Session, delivery_id: int, now: datetime, response: str) -> None:
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(status="sent", sent_at=now, lease_until=None, response=response, error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def record_failure(
+    session: Session,
+    delivery_id: int,
+    now: datetime,
+    *,
+    error: str,
+    response: str | None,
+    retry_at: datetime | None,
+) -> None:
+    """A failed attempt: back to ``pending`` until ``retry_at``, or ``failed`` when None."""
+    values: dict[str, Any] = {"lease_until": None, "error": error, "response": response}
+    if retry_at is None:
+        values.update(status="failed", next_attempt_at=None)
+    else:
+        values.update(status="pending", next_attempt_at=retry_at)
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release(session: Session, delivery_id: int, retry_at: datetime, note: str) -> None:
+    """Give a claimed row back without counting an attempt (e.g. its webhook is rate-limited)."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(
+            status="pending",
+            lease_until=None,
+            next_attempt_at=retry_at,
+            attempts=func.max(Delivery.attempts - 1, 0)
+            if session.get_bind().dialect.name == "sqlite"
+            else func.greatest(Delivery.attempts - 1, 0),
+            error=note,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def counts_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+    return {status: count for status, count in rows}
+
+
+# Helpers ----------------------------------------------------------------------------------
+
+
+def _insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING; returns 1 when a row was added, else 0."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(model).values(**values).on_conflict_do_nothing()
+    result = session.execute(statement)
+    return 1 if result.rowcount == 1 else 0  # type: ignore[attr-defined]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
