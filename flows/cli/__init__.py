@@ -1,0 +1,241 @@
+"""The ``newswatch`` command line. Command names, options and JSON fields are a contract."""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flows.cli.common import (
+    database_session,
+    fail,
+    parse_since,
+    print_json,
+    print_table,
+    quiet_prefect_environment,
+    settings_from,
+    terminal_safe,
+)
+
+app = typer.Typer(
+    name="newswatch",
+    help="Monitor news feeds for watch topics; one explained alert per story.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="The YAML config file.", envvar="NEWSWATCH_CONFIG"),
+]
+
+
+class TableOrJson(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class Engine(StrEnum):
+    prefect = "prefect"
+    plain = "plain"
+
+
+FormatOption = Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")]
+
+
+def _print_summary(counts: dict[str, int], problems: list[str]) -> None:
+    feeds = (
+        f"feeds: {counts.get('feeds_ok', 0)} ok, {counts.get('feeds_not_modified', 0)} not modified, "
+        f"{counts.get('feeds_failed', 0)} failed (of {counts.get('feeds_due', 0)} polled)"
+    )
+    articles = (
+        f"articles: {counts.get('articles_new', 0)} new, {counts.get('articles_extracted', 0)} extracted, "
+        f"{counts.get('articles_failed', 0) + counts.get('articles_rejected', 0)} failed, "
+        f"{counts.get('articles_retry', 0)} to retry"
+    )
+    alerts = f"alerts: {counts.get('alerts_new', 0)} new, {counts.get('alerts_updated', 0)} updated"
+    stories = f"stories: {counts.get('stories_new', 0)} new, {counts.get('stories_joined', 0)} grown"
+    typer.echo("\n".join([feeds, articles, stories, alerts, f"took {counts.get('seconds', 0)} s"]))
+    if problems:
+        typer.echo(f"problems ({len(problems)}; `newswatch feeds` shows each feed's state):")
+        for line in problems[:10]:
+            typer.echo(f"  - {terminal_safe(line, 160)}")
+        if len(problems) > 10:
+            typer.echo(f"  … and {len(problems) - 10} more")
+
+
+def run_pass(config: Path | None, *, force: bool, engine: Engine) -> dict[str, Any]:
+    """Run one pass (through Prefect unless ``engine`` is plain); returns the summary."""
+    settings = settings_from(config)
+    if not settings.feeds:
+        typer.echo("newswatch: no feeds configured; nothing to do", err=True)
+    from storage.db import DatabaseNotReady
+    from tasks.topics import TopicDefinitionError
+
+    try:
+        _check_ready(settings)
+        if engine is Engine.plain:
+            from tasks.monitor import run_pass_plain
+
+            summary = run_pass_plain(settings, force=force)
+            return {"counts": dict(summary.counts), "problems": summary.problems}
+        quiet_prefect_environment()
+        from flows.monitor import monitor
+
+        return monitor(config_path=str(config) if config else None, force=force)
+    except (DatabaseNotReady, TopicDefinitionError) as exc:
+        fail(str(exc))
+
+
+def _check_ready(settings: Any) -> None:
+    """Fail early, with one line, on a database or topic problem (before Prefect starts)."""
+    from tasks import resources
+
+    resources.database(settings)
+    resources.topic_set(settings)
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    all_feeds: Annotated[bool, typer.Option("--all", help="Poll failing feeds too, ignoring their backoff.")] = False,
+    engine: Annotated[Engine, typer.Option(help="prefect (default) or plain: the same stages without Prefect.")] = Engine.prefect,
+    output: Annotated[str, typer.Option("--format", help="text or json summary.")] = "text",
+) -> None:
+    """Run one monitoring pass: fetch feeds and articles, match topics, record alerts."""
+    result = run_pass(config, force=all_feeds, engine=engine)
+    if output == "json":
+        print_json(result)
+    else:
+        _print_summary(result["counts"], result["problems"])
+
+
+@app.command()
+def alerts(
+    config: ConfigOption = None,
+    format: FormatOption = TableOrJson.table,
+    topic: Annotated[str | None, typer.Option(help="Only this topic id.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only alerts updated since: 30d, 12h or a date.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many (newest first).")] = None,
+) -> None:
+    """List alerts with their evidence and sources."""
+    from storage.alerts import list_alerts
+    from storage.clock import utcnow
+    from storage.serialize import alert_json
+
+    settings = settings_from(config)
+    with database_session(settings) as session:
+        found = list_alerts(session, topic=topic, since=parse_since(since, utcnow()), limit=limit)
+        if format is TableOrJson.json:
+            print_json([alert_json(session, a) for a in found])
+            return
+        if not found:
+            typer.echo("no alerts yet")
+            return
+        rows = []
+        for a in found:
+            evidence = (a.evidence or [{}])[0].get("text", "")
+            rows.append([a.id, a.topic_id, f"{a.score:.2f}", a.article_count, a.updated_at.strftime("%Y-%m-%d %H:%M"), a.title, evidence])
+        print_table(["id", "topic", "score", "sources", "updated (UTC)", "title", "evidence"], rows, [6, 24, 6, 7, 16, 60, 80])
+
+
+@app.command()
+def articles(
+    config: ConfigOption = None,
+    format: FormatOption = TableOrJson.table,
+    status: Annotated[str | None, typer.Option(help="pending, fetched, failed or rejected.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many (newest first).")] = None,
+) -> None:
+    """List stored articles with their provenance."""
+    from sqlalchemy import select
+
+    from storage.models import Article
+    from storage.serialize import article_json
+
+    settings = settings_from(config)
+    with database_session(settings) as session:
+        query = select(Article).order_by(Article.id.desc())
+        if status:
+            query = query.where(Article.status == status)
+        if limit:
+            query = query.limit(limit)
+        found = list(session.scalars(query))
+        if format is TableOrJson.json:
+            print_json([article_json(a) for a in found])
+            return
+        rows = [
+            [a.id, a.status, a.extraction_method or "", len(a.text or ""), a.title or "", a.status_detail or "", a.canonical_url]
+            for a in found
+        ]
+        print_table(["id", "status", "method", "chars", "title", "detail", "url"], rows, [6, 8, 12, 7, 60, 40, 80])
+
+
+@app.command()
+def feeds(config: ConfigOption = None, format: FormatOption = TableOrJson.table) -> None:
+    """Each feed's state: status, last fetch, failures, next poll."""
+    from storage.serialize import feeds_json
+
+    settings = settings_from(config)
+    with database_session(settings) as session:
+        found = feeds_json(session)
+    if format is TableOrJson.json:
+        print_json(found)
+        return
+    if not found:
+        typer.echo("no feeds polled yet: run `newswatch run` first")
+        return
+    rows = [
+        [f["id"], f["status"], f["last_http_status"] or "", f["failures"], (f["last_fetched_at"] or "")[:16], (f["next_poll_at"] or "")[:16], f["articles"], f["name"] or "", f["url"]]
+        for f in found
+    ]
+    print_table(["id", "status", "http", "failures", "last fetch", "next poll", "articles", "name", "url"], rows, [5, 40, 4, 8, 16, 16, 8, 30, 80])
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create or migrate the database schema (run once per release on servers)."""
+    from storage.db import DatabaseNotReady, open_database
+
+    settings = settings_from(config)
+    try:
+        db = open_database(settings.resolved_database_url, migrate=True)
+    except DatabaseNotReady as exc:
+        fail(str(exc))
+    from storage.db import current_revision
+
+    typer.echo(f"database is at revision {current_revision(db.engine)}")
+    db.dispose()
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to keep the demo's config and database.")] = Path("newswatch-demo"),
+    engine: Annotated[Engine, typer.Option(help="prefect (default) or plain.")] = Engine.prefect,
+) -> None:
+    """Run a pass over the bundled offline sample, served on 127.0.0.1, and print the alerts."""
+    from flows.demo import run_demo
+
+    run_demo(directory, engine=engine.value)
+
+
+def _register_optional() -> None:
+    """Command groups that live in their own modules."""
+    from flows.cli import delivery, topics
+
+    app.add_typer(topics.app, name="topics")
+    delivery.register(app)
+
+
+try:
+    _register_optional()
+except ImportError:  # pragma: no cover - a module being written; the core still runs
+    pass
+
+
+def main() -> None:
+    app()

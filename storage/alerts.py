@@ -1,0 +1,133 @@
+"""Alerts: one per (topic, story), growing as the story gains sources.
+
+Called in the analyse transaction right after an article joined its story, so an
+alert, its evidence and its delivery rows are written together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from storage.dialect import insert_ignore
+from storage.models import Alert, AlertMatch, Article, Story
+
+
+@dataclass(frozen=True)
+class MatchRecord:
+    """A topic that fired on an article (from ``tasks.topics``), as stored."""
+
+    topic_id: str
+    score: float
+    version: str
+    evidence: list[dict[str, Any]]
+
+
+@dataclass
+class AlertCounts:
+    new: int = 0
+    updated: int = 0
+    deliveries: int = 0
+
+
+def record_matches(
+    session: Session,
+    article: Article,
+    matches: list[MatchRecord],
+    now: datetime,
+    settings: Settings,
+    *,
+    joined_story: bool = True,
+) -> AlertCounts:
+    """Create or grow the alerts of ``article``'s story; enqueue their deliveries."""
+    from storage.deliveries import enqueue_for_alert
+
+    counts = AlertCounts()
+    if article.story_id is None:
+        raise ValueError(f"article {article.id} has no story yet")
+    story = session.get(Story, article.story_id)
+    assert story is not None
+    alerts = {a.topic_id: a for a in session.scalars(select(Alert).where(Alert.story_id == story.id))}
+    created: set[str] = set()
+    for match in matches:
+        alert = alerts.get(match.topic_id)
+        if alert is None:
+            alert = _create_alert(session, story, article, match, now)
+            alerts[match.topic_id] = alert
+            created.add(match.topic_id)
+            counts.new += 1
+        elif match.score > alert.score:
+            alert.score = match.score
+            alert.evidence = match.evidence
+            alert.topic_version = match.version
+        _add_match(session, alert, article, match, now)
+
+    for topic_id, alert in alerts.items():
+        if topic_id in created:
+            counts.deliveries += enqueue_for_alert(session, alert, "new", now, settings)
+            continue
+        if joined_story and alert.article_count != story.article_count:
+            alert.article_count = story.article_count
+            alert.title = story.title or alert.title
+            alert.updated_at = now
+            counts.updated += 1
+            counts.deliveries += enqueue_for_alert(session, alert, "update", now, settings)
+        elif topic_id in {m.topic_id for m in matches}:
+            alert.updated_at = now  # a better match or a new version of the same article
+    return counts
+
+
+def _create_alert(session: Session, story: Story, article: Article, match: MatchRecord, now: datetime) -> Alert:
+    insert_ignore(
+        session,
+        Alert.__table__,
+        [{
+            "topic_id": match.topic_id, "story_id": story.id,
+            "title": story.title or article.title, "score": match.score,
+            "topic_version": match.version, "evidence": match.evidence,
+            "article_count": story.article_count or 1, "baseline": bool(article.baseline),
+            "created_at": now, "updated_at": now,
+        }],
+        ["topic_id", "story_id"],
+    )
+    alert = session.scalars(
+        select(Alert).where(Alert.topic_id == match.topic_id, Alert.story_id == story.id)
+    ).one()
+    return alert
+
+
+def _add_match(session: Session, alert: Alert, article: Article, match: MatchRecord, now: datetime) -> None:
+    insert_ignore(
+        session,
+        AlertMatch.__table__,
+        [{
+            "alert_id": alert.id, "article_id": article.id, "score": match.score,
+            "topic_version": match.version, "evidence": match.evidence, "matched_at": now,
+        }],
+        ["alert_id", "article_id"],
+    )
+
+
+def list_alerts(
+    session: Session,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+    min_score: float | None = None,
+    limit: int | None = None,
+) -> list[Alert]:
+    query = select(Alert).order_by(Alert.updated_at.desc(), Alert.id.desc())
+    if topic:
+        query = query.where(Alert.topic_id == topic)
+    if since:
+        query = query.where(Alert.updated_at >= since)
+    if min_score is not None:
+        query = query.where(Alert.score >= min_score)
+    if limit:
+        query = query.limit(limit)
+    return list(session.scalars(query))

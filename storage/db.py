@@ -1,0 +1,134 @@
+"""Engine, sessions and migrations, the same code on SQLite and PostgreSQL.
+
+A new SQLite database is migrated automatically when opened; a server database is
+migrated by ``newswatch db upgrade`` (or the compose file's one-shot migrate service),
+and opening one that is behind raises :class:`DatabaseNotReady` with that advice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseNotReady(Exception):
+    """The database cannot be used as it is; the message says what to do."""
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits when the block ends normally and rolls back otherwise."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (the CLI, the web app) work while a pass writes; the busy timeout
+    # makes concurrent writers wait instead of failing with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    if not inspect(engine).has_table("alembic_version"):
+        return None
+    with engine.connect() as connection:
+        from sqlalchemy import text
+
+        row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+    return row[0] if row else None
+
+
+def upgrade(engine: Engine) -> str:
+    """Bring the database to the newest schema; returns the revision it is at."""
+    from alembic import command
+
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return head_revision()
+
+
+def open_database(url: str, *, migrate: bool | None = None, **engine_kwargs: Any) -> Database:
+    """Open ``url``; ``migrate=None`` migrates SQLite automatically and checks servers."""
+    engine = make_engine(url, **engine_kwargs)
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        current = current_revision(engine)
+    except Exception as exc:  # connection refused, bad credentials, missing database …
+        engine.dispose()
+        raise DatabaseNotReady(f"cannot connect to the database: {_short(exc)}") from None
+    if current != head_revision():
+        if migrate or (migrate is None and sqlite):
+            upgrade(engine)
+        else:
+            engine.dispose()
+            state = "has no newswatch schema" if current is None else f"is at revision {current}"
+            raise DatabaseNotReady(
+                f"the database {state}; run `newswatch db upgrade --config FILE` first"
+            )
+    return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+
+
+def _short(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__

@@ -1,0 +1,29 @@
+"""The few places where SQLite and PostgreSQL differ, kept in one module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> int:
+    """``INSERT … ON CONFLICT (conflict) DO NOTHING``; returns how many rows were new."""
+    if not rows:
+        return 0
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(table).values(rows).on_conflict_do_nothing(index_elements=conflict)
+    result = session.execute(statement)
+    return max(result.rowcount or 0, 0)
+
+
+def for_claim(statement: Select[Any], session: Session) -> Select[Any]:
+    """Rows a worker claims: locked and skipped by other workers on PostgreSQL.
+
+    SQLite has a single writer, so the claim's UPDATE in the same transaction is enough.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=True)
+    return statement

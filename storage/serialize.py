@@ -1,0 +1,155 @@
+"""The JSON shapes of ``--format json`` (and the web API): a contract users' scripts rely on.
+
+Fields are only ever added, never renamed or dropped. Timestamps are ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Alert, AlertMatch, Article, ArticleSource, Feed, Story
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def source_json(source: ArticleSource) -> dict[str, Any]:
+    return {
+        "feed_url": source.feed.url,
+        "feed_name": source.feed.name,
+        "entry_id": source.entry_id,
+        "article_url": source.entry_url,
+        "entry_title": source.entry_title,
+        "entry_published_at": iso(source.entry_published_at),
+        "first_seen_at": iso(source.first_seen_at),
+        "last_seen_at": iso(source.last_seen_at),
+    }
+
+
+def alert_source_json(article: Article, matched: AlertMatch | None) -> dict[str, Any]:
+    """One article of an alert's story with its full provenance."""
+    feeds = [source_json(s) for s in article.sources]
+    first = feeds[0] if feeds else {}
+    return {
+        "article_id": article.id,
+        "article_url": first.get("article_url", article.url),
+        "canonical_url": article.canonical_url,
+        "final_url": article.final_url,
+        "feed_url": first.get("feed_url"),
+        "feed_name": first.get("feed_name"),
+        "entry_id": first.get("entry_id"),
+        "title": article.title,
+        "site_name": article.site_name,
+        "published_at": iso(article.published_at),
+        "fetched_at": iso(article.fetched_at),
+        "http_status": article.http_status,
+        "content_hash": article.content_hash,
+        "extraction_method": article.extraction_method,
+        "extraction_flags": list(article.extraction_flags or []),
+        "language": article.language,
+        "duplicate_of": article.duplicate_of_id,
+        "matched": matched is not None,
+        "score": matched.score if matched else None,
+        "evidence": matched.evidence if matched else [],
+        "feeds": feeds,
+    }
+
+
+def alert_json(session: Session, alert: Alert) -> dict[str, Any]:
+    story = alert.story
+    matches = {m.article_id: m for m in alert.matches}
+    articles = list(
+        session.scalars(select(Article).where(Article.story_id == story.id).order_by(Article.id))
+    )
+    return {
+        "id": alert.id,
+        "topic": alert.topic_id,
+        "story_id": alert.story_id,
+        "title": alert.title,
+        "score": round(alert.score, 4),
+        "topic_version": alert.topic_version,
+        "created_at": iso(alert.created_at),
+        "updated_at": iso(alert.updated_at),
+        "baseline": alert.baseline,
+        "article_count": len(articles),
+        "evidence": alert.evidence or [],
+        "sources": [alert_source_json(a, matches.get(a.id)) for a in articles],
+        "story": story_json(story),
+    }
+
+
+def story_json(story: Story) -> dict[str, Any]:
+    return {
+        "id": story.id,
+        "title": story.title,
+        "first_seen_at": iso(story.first_seen_at),
+        "last_seen_at": iso(story.last_seen_at),
+        "article_count": story.article_count,
+        "membership": story.membership or [],
+    }
+
+
+def article_json(article: Article, *, with_text: bool = True) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "final_url": article.final_url,
+        "html_canonical_url": article.html_canonical_url,
+        "status": article.status,
+        "status_detail": article.status_detail,
+        "http_status": article.http_status,
+        "title": article.title,
+        "text": article.text if with_text else None,
+        "author": article.author,
+        "site_name": article.site_name,
+        "published_at": iso(article.published_at),
+        "fetched_at": iso(article.fetched_at),
+        "language": article.language,
+        "extraction_method": article.extraction_method,
+        "extraction_flags": list(article.extraction_flags or []),
+        "content_hash": article.content_hash,
+        "version": article.version,
+        "story_id": article.story_id,
+        "duplicate_of": article.duplicate_of_id,
+        "attempts": article.attempts,
+        "sources": [source_json(s) for s in article.sources],
+    }
+
+
+def feed_json(feed: Feed, articles: int) -> dict[str, Any]:
+    return {
+        "id": feed.id,
+        "url": feed.url,
+        "name": feed.name,
+        "active": feed.active,
+        "status": feed.status,
+        "outcome": feed.outcome,
+        "last_http_status": feed.last_http_status,
+        "last_error": feed.last_error,
+        "warning": feed.warning,
+        "last_fetched_at": iso(feed.last_fetched_at),
+        "last_success_at": iso(feed.last_success_at),
+        "failures": feed.failures,
+        "next_poll_at": iso(feed.next_poll_at),
+        "fetch_count": feed.fetch_count,
+        "entries_seen": feed.entries_seen,
+        "articles": articles,
+    }
+
+
+def feeds_json(session: Session) -> list[dict[str, Any]]:
+    from sqlalchemy import func
+
+    counts = dict(
+        session.execute(
+            select(ArticleSource.feed_id, func.count(func.distinct(ArticleSource.article_id)))
+            .group_by(ArticleSource.feed_id)
+        ).all()
+    )
+    return [feed_json(f, counts.get(f.id, 0)) for f in session.scalars(select(Feed).order_by(Feed.id))]

@@ -1,0 +1,361 @@
+"""One monitoring pass, as plain functions: poll feeds, process articles, analyse.
+
+Each stage takes settings and plain values, opens what it needs through
+``tasks.resources`` (one fetcher, extractor pool and database per process) and returns a
+summary of counted outcomes. The Prefect flow calls these through thin task wrappers;
+tests and ``newswatch run --engine plain`` call them directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from config.settings import Settings
+from storage.alerts import MatchRecord, record_matches
+from storage.articles import (
+    ArticleWork,
+    EntryRecord,
+    ExtractionRecord,
+    articles_to_analyse,
+    claim_articles,
+    record_entries,
+    store_result,
+)
+from storage.clock import utcnow
+from storage.feeds import FeedToPoll, FetchRecord, due_feeds, record_fetch, sync_feeds
+from storage.models import Article
+from tasks import resources
+from tasks.extract import Extracted, ExtractionInput, extract_article, looks_like_html
+from tasks.feeds import ParsedFeed, parse_feed
+from tasks.http import FetchResult
+from tasks.topics import Document
+from tasks.urls import canonical_url, story_url_key
+
+log = logging.getLogger("newswatch.monitor")
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+STORE_EVERY = 25  # articles per commit while processing
+
+
+@dataclass
+class StageSummary:
+    """Counted outcomes of a stage; summaries add up across tasks and workers."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, other: StageSummary) -> StageSummary:
+        self.counts.update(other.counts)
+        self.problems.extend(other.problems)
+        return self
+
+    def __getitem__(self, key: str) -> int:
+        return self.counts[key]
+
+
+# Feeds -------------------------------------------------------------------------------
+
+def prepare_pass(settings: Settings, *, force: bool = False) -> list[FeedToPoll]:
+    """Sync the configured feeds into the database and return those due this pass."""
+    db = resources.database(settings)
+    now = utcnow()
+    with db.session() as session:
+        sync_feeds(session, settings.feeds, now)
+    with db.session() as session:
+        return due_feeds(session, now, force=force)
+
+
+def _fetch_and_parse(feed: FeedToPoll, settings: Settings) -> tuple[FetchResult, ParsedFeed | None, str | None]:
+    fetcher = resources.fetcher(settings)
+    result = fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_ACCEPT)
+    if result.outcome != "ok" or result.body is None:
+        return result, None, None
+    body_hash = hashlib.sha256(result.body).hexdigest()
+    if feed.body_hash == body_hash:
+        return result, None, body_hash  # a stale ETag, the same bytes: nothing to parse
+    return result, parse_feed(result.body, result.final_url or feed.url, result.headers), body_hash
+
+
+def poll_feeds(settings: Settings, feeds: list[FeedToPoll]) -> StageSummary:
+    """Fetch and parse ``feeds`` concurrently; record entries and feed state."""
+    summary = StageSummary()
+    if not feeds:
+        return summary
+    db = resources.database(settings)
+    interval = timedelta(minutes=settings.fetch.poll_interval_minutes)
+    max_backoff = timedelta(hours=settings.fetch.max_backoff_hours)
+    workers = min(len(feeds), max(4, settings.fetch.per_host_concurrency * 8))
+    with ThreadPoolExecutor(workers, thread_name_prefix="feed") as pool:
+        futures = {pool.submit(_fetch_and_parse, feed, settings): feed for feed in feeds}
+        for future in _as_completed(futures):
+            feed = futures[future]
+            try:
+                result, parsed, body_hash = future.result()
+                record = _record_feed(settings, feed, result, parsed, body_hash)
+            except Exception as exc:  # a bug in one feed's handling must not stop the pass
+                log.exception("feed %s failed unexpectedly", feed.url)
+                record = (FetchRecord(outcome="transient", status="internal error", detail=repr(exc)), [])
+            fetch_record, entries = record
+            with db.session() as session:
+                counts = record_entries(
+                    session, feed.id, entries, utcnow(),
+                    baseline=feed.first_fetch and settings.delivery.baseline_on_first_run,
+                )
+                fetch_record = _with_counts(fetch_record, counts.new_sources)
+                record_fetch(session, feed.id, fetch_record, utcnow(), interval=interval, max_backoff=max_backoff)
+            summary.counts[f"feeds_{_feed_bucket(fetch_record.outcome)}"] += 1
+            summary.counts["entries_seen"] += counts.seen
+            summary.counts["entries_new"] += counts.new_sources
+            summary.counts["entries_changed"] += counts.changed
+            summary.counts["articles_new"] += counts.new_articles
+            summary.counts["entries_skipped"] += fetch_record.skipped_entries
+            if fetch_record.outcome not in ("ok", "not_modified"):
+                summary.problems.append(f"{feed.url}: {fetch_record.status}")
+            elif fetch_record.warning:
+                summary.problems.append(f"{feed.url}: {fetch_record.warning}")
+    return summary
+
+
+def _as_completed(futures: dict[Future[Any], Any]) -> Any:
+    from concurrent.futures import as_completed
+
+    return as_completed(futures)
+
+
+def _feed_bucket(outcome: str) -> str:
+    return {"ok": "ok", "not_modified": "not_modified"}.get(outcome, "failed")
+
+
+def _with_counts(record: FetchRecord, new_entries: int) -> FetchRecord:
+    from dataclasses import replace
+
+    return replace(record, new_entries=new_entries)
+
+
+def _record_feed(
+    settings: Settings, feed: FeedToPoll, result: FetchResult, parsed: ParsedFeed | None, body_hash: str | None
+) -> tuple[FetchRecord, list[EntryRecord]]:
+    common: dict[str, Any] = {
+        "http_status": result.http_status, "duration_ms": result.elapsed_ms,
+        "retry_after_seconds": result.retry_after_seconds, "soft_failure": result.soft_failure,
+    }
+    if result.outcome != "ok":
+        return FetchRecord(outcome=result.outcome, status=result.status, **common), []
+    size = len(result.body or b"")
+    if parsed is None:  # the body hash matched the last fetch
+        return FetchRecord(
+            outcome="not_modified", status="not modified (same content)", etag=result.etag,
+            last_modified=result.last_modified, body_hash=body_hash, bytes=size, **common,
+        ), []
+    if not parsed.is_feed:
+        return FetchRecord(
+            outcome="permanent", status="not a feed", detail=parsed.warning, bytes=size,
+            **{**common, "soft_failure": False},
+        ), []
+    entries = [
+        EntryRecord(
+            entry_id=e.entry_id, url=e.url, canonical_url=canonical_url(e.url),
+            url_key=story_url_key(e.url), title=e.title, published_at=e.published_at,
+            summary=e.summary, content=e.content, entry_hash=e.entry_hash,
+        )
+        for e in parsed.entries
+    ]
+    status = "ok" if not parsed.warning else "ok, with warnings"
+    return FetchRecord(
+        outcome="ok", status=status, etag=result.etag, last_modified=result.last_modified,
+        body_hash=body_hash, bytes=size, entries=len(entries), skipped_entries=len(parsed.skipped),
+        warning="; ".join(filter(None, [parsed.warning, *parsed.skipped[:5]])) or None,
+        ttl_minutes=parsed.ttl_minutes, **common,
+    ), entries
+
+
+# Articles ----------------------------------------------------------------------------
+
+def _download(work: ArticleWork, settings: Settings) -> FetchResult:
+    return resources.fetcher(settings).fetch(work.url, accept=PAGE_ACCEPT)
+
+
+def _extraction_input(work: ArticleWork, result: FetchResult | None) -> ExtractionInput:
+    html = result.body if result is not None and result.outcome == "ok" else None
+    return ExtractionInput(
+        url=(result.final_url if result is not None else None) or work.url,
+        html=html,
+        charset=result.charset if result is not None else None,
+        entry_title=work.entry_title,
+        entry_summary=work.entry_summary,
+        entry_content=work.entry_content,
+    )
+
+
+def _to_record(
+    settings: Settings, work: ArticleWork, result: FetchResult, extracted: Extracted | None, now: datetime
+) -> ExtractionRecord:
+    """Decide an article's outcome from its fetch and extraction."""
+    common: dict[str, Any] = {
+        "http_status": result.http_status, "content_type": result.content_type,
+        "final_url": result.final_url,
+    }
+    fetch_problem = None if result.outcome == "ok" else result.status
+    if result.outcome == "transient" and work.attempts + 1 < settings.fetch.article_max_attempts:
+        delay = max(result.retry_after_seconds or 0, 60 * 2 ** work.attempts)
+        return ExtractionRecord(
+            status="retry", detail=f"{result.status}; will retry", retry_at=now + timedelta(seconds=delay),
+            **common,
+        )
+    if extracted is not None and extracted.text:
+        detail = "; ".join(filter(None, [fetch_problem and f"page: {fetch_problem}", extracted.error]))
+        return ExtractionRecord(
+            status="fetched", detail=detail or None, title=extracted.title or work.entry_title,
+            text=extracted.text, author=extracted.author, site_name=extracted.site_name,
+            language=extracted.language, published_at=extracted.published_at,
+            html_canonical_url=extracted.canonical_url, extraction_method=extracted.method,
+            extraction_flags=tuple(extracted.flags), content_hash=extracted.content_hash, **common,
+        )
+    reason = fetch_problem or (extracted.error if extracted is not None else None) or "no text"
+    status = "rejected" if result.outcome == "rejected" else "failed"
+    return ExtractionRecord(status=status, detail=reason, **common)
+
+
+def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
+    """Claim up to ``limit`` pending articles, fetch and extract them, store the results.
+
+    Downloads run in threads and overlap with extraction in worker processes; results
+    are committed every few articles, so a crash loses at most the uncommitted ones,
+    whose claims expire and are taken again by the next pass.
+    """
+    summary = StageSummary()
+    db = resources.database(settings)
+    with db.session() as session:
+        batch = claim_articles(session, utcnow(), limit)
+    if not batch:
+        return summary
+    pool = resources.extractor_pool(settings)
+    max_downloads = settings.fetch.article_concurrency
+    pending_downloads: dict[Future[FetchResult], ArticleWork] = {}
+    pending_extractions: dict[Future[Extracted], tuple[ArticleWork, FetchResult]] = {}
+    ready: list[tuple[int, ExtractionRecord]] = []
+    queue = list(reversed(batch))
+
+    def flush() -> None:
+        if not ready:
+            return
+        with db.session() as session:
+            for article_id, record in ready:
+                store_result(session, article_id, record, utcnow())
+        ready.clear()
+
+    def finish(work: ArticleWork, result: FetchResult, extracted: Extracted | None) -> None:
+        record = _to_record(settings, work, result, extracted, utcnow())
+        if record.status == "fetched":
+            summary.counts["articles_extracted"] += 1
+            summary.counts[f"method_{record.extraction_method}"] += 1
+        else:
+            summary.counts[f"articles_{record.status}"] += 1
+            if record.status != "retry":
+                summary.problems.append(f"{work.url}: {record.detail}")
+        ready.append((work.id, record))
+        if len(ready) >= STORE_EVERY:
+            flush()
+
+    with ThreadPoolExecutor(max_downloads, thread_name_prefix="article") as downloads:
+        while queue or pending_downloads or pending_extractions:
+            # Keep the extractor fed without holding many pages in memory.
+            while queue and len(pending_downloads) < max_downloads and (
+                len(pending_extractions) < pool.workers * 3
+            ):
+                work = queue.pop()
+                pending_downloads[downloads.submit(_download, work, settings)] = work
+            done, _ = wait([*pending_downloads, *pending_extractions], return_when=FIRST_COMPLETED)
+            for future in done:
+                if future in pending_downloads:
+                    work = pending_downloads.pop(future)
+                    result = future.result()
+                    summary.counts[f"pages_{result.outcome}"] += 1
+                    if result.outcome == "ok" and not looks_like_html(result.body or b"", result.content_type):
+                        result = _not_html(result)
+                    if result.outcome == "ok":
+                        pending_extractions[pool.submit(_extraction_input(work, result))] = (work, result)
+                    elif result.outcome == "transient" and work.attempts + 1 < settings.fetch.article_max_attempts:
+                        finish(work, result, None)
+                    else:  # the page is out of reach: the feed's own text may still do
+                        finish(work, result, extract_article(_extraction_input(work, result)))
+                else:
+                    work, result = pending_extractions.pop(future)
+                    finish(work, result, future.result())
+        flush()
+    return summary
+
+
+def _not_html(result: FetchResult) -> FetchResult:
+    from dataclasses import replace
+
+    kind = result.content_type or "unknown type"
+    return replace(result, outcome="rejected", status=f"not HTML ({kind})", body=None)
+
+
+# Analysis ----------------------------------------------------------------------------
+
+def analyse(settings: Settings, *, limit: int = 500) -> StageSummary:
+    """Cluster newly extracted articles into stories, match topics, record alerts."""
+    from storage.stories import assign_story
+
+    summary = StageSummary()
+    db = resources.database(settings)
+    topics = resources.topic_set(settings)
+    with db.session() as session:
+        articles = articles_to_analyse(session, limit)
+        for article in articles:
+            now = utcnow()
+            joined = article.story_id is None
+            assignment = assign_story(session, article, now, settings.stories)
+            summary.counts["stories_new" if assignment.is_new_story else "stories_joined"] += int(joined)
+            matches = topics.match(_document(article))
+            counts = record_matches(
+                session, article, [MatchRecord(m.topic_id, m.score, m.version, m.evidence) for m in matches],
+                now, settings, joined_story=joined,
+            )
+            article.analysed_at = now
+            summary.counts["articles_analysed"] += 1
+            summary.counts["alerts_new"] += counts.new
+            summary.counts["alerts_updated"] += counts.updated
+            summary.counts["deliveries_queued"] += counts.deliveries
+    return summary
+
+
+def _document(article: Article) -> Document:
+    source = article.sources[0].feed.url if article.sources else None
+    return Document(
+        title=article.title or "", body=article.text or "", language=article.language,
+        source=source, url=article.canonical_url,
+    )
+
+
+# A whole pass without Prefect -------------------------------------------------------
+
+def run_pass_plain(settings: Settings, *, force: bool = False, article_batch: int = 100) -> StageSummary:
+    """The same stages the monitor flow runs, called directly (tests, benchmarks)."""
+    started = time.monotonic()
+    summary = StageSummary()
+    feeds = prepare_pass(settings, force=force)
+    summary.counts["feeds_due"] = len(feeds)
+    summary.add(poll_feeds(settings, feeds))
+    while True:
+        stage = process_articles(settings, limit=article_batch)
+        summary.add(stage)
+        if not sum(v for k, v in stage.counts.items() if k.startswith("pages_")):
+            break
+    while True:
+        stage = analyse(settings)
+        summary.add(stage)
+        if not stage.counts["articles_analysed"]:
+            break
+    summary.counts["seconds"] = round(time.monotonic() - started)
+    return summary

@@ -1,0 +1,35 @@
+"""The thin Prefect task wrappers around the pass's stages: one per feed batch or article batch.
+
+No logic lives here. Result persistence and caching stay off (NO_CACHE): the database
+is what deduplicates, and task return values are small summaries.
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from config.settings import Settings
+from storage.feeds import FeedToPoll
+from tasks import monitor
+from tasks.monitor import StageSummary
+
+
+@task(name="prepare-pass", cache_policy=NO_CACHE)
+def prepare_pass(settings: Settings, force: bool = False) -> list[FeedToPoll]:
+    return monitor.prepare_pass(settings, force=force)
+
+
+@task(name="poll-feeds", cache_policy=NO_CACHE, task_run_name="poll-feeds[{label}]")
+def poll_feeds(settings: Settings, feeds: list[FeedToPoll], label: str = "") -> StageSummary:
+    return monitor.poll_feeds(settings, feeds)
+
+
+@task(name="process-articles", cache_policy=NO_CACHE)
+def process_articles(settings: Settings, limit: int) -> StageSummary:
+    return monitor.process_articles(settings, limit=limit)
+
+
+@task(name="analyse", cache_policy=NO_CACHE)
+def analyse(settings: Settings, limit: int) -> StageSummary:
+    return monitor.analyse(settings, limit=limit)
