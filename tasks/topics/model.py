@@ -1,0 +1,33 @@
+"""The values topics are matched on and produce: documents in, matches with evidence out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    """An article as the matcher sees it. ``source`` is the feed URL or the outlet's host."""
+
+    title: str
+    body: str
+    language: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class TopicMatch:
+    """A topic that fired on a document, with the evidence for it.
+
+    Each evidence item is a dict with at least ``text`` (the sentence), ``field``
+    (title | lead | body), ``start``/``end`` (offsets of the matched words in that
+    field's text), ``rule`` and ``terms``; also ``match`` (the matched words as written),
+    ``text_start`` (where ``text`` begins in the field) and ``weight``.
+    """
+
+    topic_id: str
+    score: float
+    version: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
