@@ -14,9 +14,12 @@ def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], co
     if not rows:
         return 0
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = module.insert(table).values(rows).on_conflict_do_nothing(index_elements=conflict)
-    result = session.execute(statement)
-    return max(result.rowcount or 0, 0)
+    statement = (
+        module.insert(table).values(rows).on_conflict_do_nothing(index_elements=conflict)
+        .returning(table.c.id)
+    )
+    # RETURNING counts what was inserted on both databases (rowcount does not, on psycopg).
+    return len(session.execute(statement).all())
 
 
 def for_claim(statement: Select[Any], session: Session) -> Select[Any]:

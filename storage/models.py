@@ -20,11 +20,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -81,7 +83,7 @@ class Feed(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), unique=True)
     name: Mapped[str | None] = mapped_column(String(512))
-    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Last outcome in words: "ok", "not modified", "HTTP 404", "timeout", ...
     status: Mapped[str] = mapped_column(String(200), default="new", server_default="new")
     # Outcome class: ok | not_modified | transient | permanent | rejected | new
@@ -301,7 +303,7 @@ class Subscriber(Base):
     mode: Mapped[str] = mapped_column(String(16), default="immediate")
     topics: Mapped[list[Any]] = mapped_column(JSON, default=list)
     # False once the subscriber is gone from the config: kept for its delivery history.
-    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Alerts created before this moment are a baseline: nothing is sent for them.
     baseline_at: Mapped[datetime | None]
     last_digest_at: Mapped[datetime | None]
@@ -337,3 +339,52 @@ class Delivery(Base):
         UniqueConstraint("key", "subscriber_id", "channel"),
         Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
     )
+
+
+# --- story index --------------------------------------------------------------------------
+# Owned by the stories module (storage/stories.py, docs/stories.md). New tables only: a
+# bounded index over *recent* articles (the story window), pruned by prune_story_index, so
+# clustering a new article costs a few indexed lookups however large the archive grows.
+
+
+class StoryIndexArticle(Base):
+    """What clustering keeps of a recent article: its body signature and term vector."""
+
+    __tablename__ = "story_index_articles"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(Integer)  # the original, for copies
+    at: Mapped[datetime] = mapped_column(index=True)  # the article's time (published or fetched)
+    shingle_count: Mapped[int] = mapped_column(Integer, default=0)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)  # MinHash, 128 x uint32
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # unit TF-IDF vector
+
+
+class StoryIndexKey(Base):
+    """One posting: an LSH band key or a distinctive-term key of a recent article."""
+
+    __tablename__ = "story_index_keys"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("story_index_articles.article_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class StoryTermCount(Base):
+    """How many recent articles used a term, per UTC day (document frequencies for IDF)."""
+
+    __tablename__ = "story_term_counts"
+
+    term_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- end of story index -------------------------------------------------------------------

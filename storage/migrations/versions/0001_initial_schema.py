@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 17:03:48.023255
+Create Date: 2026-11-28 17:05:08.506097
 """
 
 from collections.abc import Sequence
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('url', sa.String(length=2048), nullable=False),
     sa.Column('name', sa.String(length=512), nullable=True),
-    sa.Column('active', sa.Boolean(), server_default='1', nullable=False),
+    sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
     sa.Column('status', sa.String(length=200), server_default='new', nullable=False),
     sa.Column('outcome', sa.String(length=32), server_default='new', nullable=False),
     sa.Column('last_http_status', sa.Integer(), nullable=True),
@@ -56,12 +56,21 @@ def upgrade() -> None:
     sa.Column('updated_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stories'))
     )
+    op.create_table('story_term_counts',
+    sa.Column('term_key', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('day', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('term_key', 'day', name=op.f('pk_story_term_counts'))
+    )
+    with op.batch_alter_table('story_term_counts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_story_term_counts_day'), ['day'], unique=False)
+
     op.create_table('subscribers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('mode', sa.String(length=16), nullable=False),
     sa.Column('topics', sa.JSON(), nullable=False),
-    sa.Column('active', sa.Boolean(), server_default='1', nullable=False),
+    sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
     sa.Column('baseline_at', storage.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('last_digest_at', storage.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
@@ -78,7 +87,7 @@ def upgrade() -> None:
     sa.Column('topic_version', sa.String(length=64), nullable=True),
     sa.Column('evidence', sa.JSON(), nullable=False),
     sa.Column('article_count', sa.Integer(), server_default='1', nullable=False),
-    sa.Column('baseline', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('baseline', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', storage.models.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['story_id'], ['stories.id'], name=op.f('fk_alerts_story_id_stories'), ondelete='CASCADE'),
@@ -114,7 +123,7 @@ def upgrade() -> None:
     sa.Column('content_hash', sa.String(length=64), nullable=True),
     sa.Column('fingerprint', sa.BigInteger(), nullable=True),
     sa.Column('version', sa.Integer(), server_default='1', nullable=False),
-    sa.Column('baseline', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('baseline', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('analysed_at', storage.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('story_id', sa.Integer(), nullable=True),
     sa.Column('duplicate_of_id', sa.Integer(), nullable=True),
@@ -230,11 +239,46 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_deliveries_alert_id'), ['alert_id'], unique=False)
         batch_op.create_index('ix_deliveries_status_next_attempt', ['status', 'next_attempt_at'], unique=False)
 
+    op.create_table('story_index_articles',
+    sa.Column('article_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('story_id', sa.Integer(), nullable=False),
+    sa.Column('duplicate_of_id', sa.Integer(), nullable=True),
+    sa.Column('at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('shingle_count', sa.Integer(), nullable=False),
+    sa.Column('signature', sa.LargeBinary(), nullable=True),
+    sa.Column('terms', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['article_id'], ['articles.id'], name=op.f('fk_story_index_articles_article_id_articles'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['story_id'], ['stories.id'], name=op.f('fk_story_index_articles_story_id_stories'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('article_id', name=op.f('pk_story_index_articles'))
+    )
+    with op.batch_alter_table('story_index_articles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_story_index_articles_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_story_index_articles_story_id'), ['story_id'], unique=False)
+
+    op.create_table('story_index_keys',
+    sa.Column('key', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('article_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['article_id'], ['story_index_articles.article_id'], name=op.f('fk_story_index_keys_article_id_story_index_articles'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('key', 'article_id', name=op.f('pk_story_index_keys'))
+    )
+    with op.batch_alter_table('story_index_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_story_index_keys_at'), ['at'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('story_index_keys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_story_index_keys_at'))
+
+    op.drop_table('story_index_keys')
+    with op.batch_alter_table('story_index_articles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_story_index_articles_story_id'))
+        batch_op.drop_index(batch_op.f('ix_story_index_articles_at'))
+
+    op.drop_table('story_index_articles')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_status_next_attempt')
         batch_op.drop_index(batch_op.f('ix_deliveries_alert_id'))
@@ -269,6 +313,10 @@ def downgrade() -> None:
 
     op.drop_table('alerts')
     op.drop_table('subscribers')
+    with op.batch_alter_table('story_term_counts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_story_term_counts_day'))
+
+    op.drop_table('story_term_counts')
     op.drop_table('stories')
     op.drop_table('feeds')
     # ### end Alembic commands ###

@@ -1,0 +1,34 @@
+# The two commands of the quick start, and a few more. Needs Python 3.11+.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install lint reliability benchmark eval clean
+
+$(BIN)/newswatch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+install: $(BIN)/newswatch
+
+## A monitoring pass over the bundled offline sample (SQLite, no Prefect server).
+demo: install
+	$(BIN)/newswatch demo
+
+## The whole test suite.
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+## Quality figures: topic precision/recall, story dedup, extraction (need ../shared for topics).
+eval: install
+	$(BIN)/python scripts/eval_topics.py
+	$(BIN)/python scripts/eval_stories.py
+
+clean:
+	rm -rf $(VENV) newswatch-demo .pytest_cache
