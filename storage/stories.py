@@ -1,0 +1,304 @@
+"""Stories in the database: assign each new article to a story, keep the index over recent articles.
+
+``assign_story`` is called once per newly extracted article, inside the analyse
+transaction. It finds candidates with a few indexed lookups over the story index (LSH
+band keys for copies, distinctive-term postings for retellings, URL keys for the same
+article), lets :func:`tasks.stories.cluster.decide` choose, then records the decision:
+the Story row (with the reason in its membership), the article's story, fingerprint and
+duplicate link, and the article's own index entries. Nothing is loaded beyond the
+candidates, so the cost per article does not grow with the archive.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from config.settings import StoriesConfig
+from storage.models import Article, Story, StoryIndexArticle, StoryIndexKey, StoryTermCount
+from tasks.stories.cluster import Decision, IndexedArticle, decide, same_url_decision
+from tasks.stories.fingerprint import TextSignature, band_keys, fingerprint64, text_signature
+from tasks.stories.terms import DOCUMENTS_KEY, idf, index_terms, story_terms, term_key, weigh
+from tasks.urls import canonical_url, story_url_key
+
+__all__ = ["StoryAssignment", "assign_story", "prune_story_index", "story_members"]
+
+# A published time further ahead of the fetch than this is a wrong clock, not news.
+MAX_PUBLISHED_AHEAD = timedelta(hours=1)
+# Terms used by more window articles than this select too much to be worth a lookup.
+MAX_TERM_POSTINGS = 400
+# Candidates compared in full: the best by shared bands and by shared term weight.
+MAX_BAND_CANDIDATES = 20
+MAX_TERM_CANDIDATES = 30
+MAX_TITLE_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class StoryAssignment:
+    story_id: int
+    is_new_story: bool
+    reason: str
+    similarity: float | None
+    duplicate_of_id: int | None
+
+
+def assign_story(session: Session, article: Article, now: datetime, settings: StoriesConfig) -> StoryAssignment:
+    """Put a newly extracted article into a story (joining one, or starting one).
+
+    Idempotent: an article that already has a story gets its recorded assignment back.
+    """
+    if article.story_id is not None:
+        return _recorded_assignment(session, article)
+    if article.id is None:
+        session.flush()
+    at = article_time(article, now)
+    window = timedelta(hours=settings.window_hours)
+
+    signature = text_signature(article.text)
+    raw_terms = story_terms(article.title, article.text)
+    frequencies, documents = _document_frequencies(session, raw_terms, at, window)
+    vector = weigh(raw_terms, frequencies, documents)
+
+    decision = _same_url(session, article)
+    if decision is None:
+        candidates = _candidates(session, signature, vector, frequencies, documents, at, window)
+        decision = decide(
+            signature, vector, at, candidates, window=window,
+            duplicate_threshold=settings.duplicate_threshold, story_threshold=settings.story_threshold,
+        )
+
+    story, decision = _record(session, article, decision, now)
+    article.fingerprint = fingerprint64(signature)
+    _index(session, article, story.id, decision, signature, vector, raw_terms, at)
+    return StoryAssignment(
+        story_id=story.id,
+        is_new_story=decision.story_id is None,
+        reason=decision.reason,
+        similarity=decision.similarity,
+        duplicate_of_id=decision.duplicate_of_id,
+    )
+
+
+def article_time(article: Article, now: datetime) -> datetime:
+    """When an article happened, for the window: published time, unless the clock is wrong."""
+    fetched = article.fetched_at or now
+    published = article.published_at
+    if published is not None and published <= fetched + MAX_PUBLISHED_AHEAD:
+        return published
+    return fetched
+
+
+def _day(moment: datetime) -> int:
+    return (moment.astimezone(UTC).date() - datetime(1970, 1, 1, tzinfo=UTC).date()).days
+
+
+# Candidates ----------------------------------------------------------------------------
+
+
+def _document_frequencies(
+    session: Session, raw_terms: dict[str, float], at: datetime, window: timedelta
+) -> tuple[dict[str, int], int]:
+    """Per term, how many articles of the window before ``at`` used it; and how many articles."""
+    keys = {term_key(t): t for t in raw_terms}
+    keys[DOCUMENTS_KEY] = ""
+    rows = session.execute(
+        select(StoryTermCount.term_key, func.sum(StoryTermCount.count))
+        .where(
+            StoryTermCount.term_key.in_(list(keys)),
+            StoryTermCount.day.between(_day(at - window), _day(at)),
+        )
+        .group_by(StoryTermCount.term_key)
+    ).all()
+    frequencies: dict[str, int] = {}
+    documents = 0
+    for key, total in rows:
+        if key == DOCUMENTS_KEY:
+            documents = int(total or 0)
+        else:
+            frequencies[keys[key]] = int(total or 0)
+    return frequencies, documents
+
+
+def _same_url(session: Session, article: Article) -> Decision | None:
+    """The same article already stored under another URL (AMP, mobile, redirect, rel=canonical)."""
+    urls = [u for u in (article.canonical_url, article.url, article.final_url, article.html_canonical_url) if u]
+    keys = {story_url_key(u) for u in urls}
+    canonical = {canonical_url(u) for u in urls}
+    match = session.execute(
+        select(Article.id, Article.story_id)
+        .where(
+            Article.id != article.id,
+            Article.story_id.is_not(None),
+            (Article.url_key.in_(keys)) | (Article.canonical_url.in_(canonical)),
+        )
+        .order_by(Article.id)
+        .limit(1)
+    ).first()
+    if match is None:
+        return None
+    return same_url_decision(match[0], match[1])
+
+
+def _candidates(
+    session: Session,
+    signature: TextSignature,
+    vector: dict[str, float],
+    frequencies: dict[str, int],
+    documents: int,
+    at: datetime,
+    window: timedelta,
+) -> list[IndexedArticle]:
+    """Recent articles sharing an LSH band or a distinctive term, best first, bounded."""
+    bands = set(band_keys(signature))
+    term_weights: dict[int, float] = {}
+    for term in index_terms(vector):
+        if frequencies.get(term, 0) <= MAX_TERM_POSTINGS:
+            term_weights[term_key(term)] = idf(frequencies.get(term, 0), documents)
+    keys = list(bands | set(term_weights))
+    if not keys:
+        return []
+    band_hits: Counter[int] = Counter()
+    term_scores: Counter[int] = Counter()
+    for key, article_id in session.execute(
+        select(StoryIndexKey.key, StoryIndexKey.article_id).where(
+            StoryIndexKey.key.in_(keys), StoryIndexKey.at.between(at - window, at + window)
+        )
+    ):
+        if key in bands:
+            band_hits[article_id] += 1
+        else:
+            term_scores[article_id] += term_weights.get(key, 0.0)
+    chosen = {a for a, _ in band_hits.most_common(MAX_BAND_CANDIDATES)}
+    chosen |= {a for a, _ in term_scores.most_common(MAX_TERM_CANDIDATES)}
+    if not chosen:
+        return []
+    rows = session.scalars(select(StoryIndexArticle).where(StoryIndexArticle.article_id.in_(chosen)))
+    return [
+        IndexedArticle(
+            article_id=row.article_id,
+            story_id=row.story_id,
+            at=row.at,
+            signature=TextSignature.from_bytes(row.signature, row.shingle_count),
+            vector=row.terms or {},
+            duplicate_of_id=row.duplicate_of_id,
+        )
+        for row in rows
+    ]
+
+
+# Recording -----------------------------------------------------------------------------
+
+
+def _record(session: Session, article: Article, decision: Decision, now: datetime) -> tuple[Story, Decision]:
+    """Create or grow the story, and say in its membership why the article is there."""
+    if decision.story_id is None:
+        story = Story(
+            title=(article.title or "")[:MAX_TITLE_LENGTH] or None,
+            first_seen_at=now, last_seen_at=now, article_count=0, membership=[],
+            created_at=now, updated_at=now,
+        )
+        session.add(story)
+        session.flush()
+    else:
+        story = session.get(Story, decision.story_id)
+        if story is None:  # the story went away under us (retention): start again
+            return _record(session, article, Decision(kind="new", reason="new story"), now)
+    entry: dict[str, Any] = {
+        "article_id": article.id,
+        "reason": decision.reason,
+        "similarity": decision.similarity,
+        "joined_at": now.isoformat(),
+    }
+    if decision.duplicate_of_id is not None:
+        entry["duplicate_of_id"] = decision.duplicate_of_id
+    story.membership = [*(story.membership or []), entry]  # reassigned: JSON is not mutable-tracked
+    story.article_count = (story.article_count or 0) + 1
+    story.last_seen_at = max(story.last_seen_at, now) if story.last_seen_at else now
+    story.updated_at = now
+    if not story.title and article.title:
+        story.title = article.title[:MAX_TITLE_LENGTH]
+    article.story_id = story.id
+    article.duplicate_of_id = decision.duplicate_of_id
+    return story, decision
+
+
+def _index(
+    session: Session,
+    article: Article,
+    story_id: int,
+    decision: Decision,
+    signature: TextSignature,
+    vector: dict[str, float],
+    raw_terms: dict[str, float],
+    at: datetime,
+) -> None:
+    """Post the article in the index: its signature and vector, band and term keys, term counts."""
+    session.add(
+        StoryIndexArticle(
+            article_id=article.id, story_id=story_id, duplicate_of_id=decision.duplicate_of_id,
+            at=at, shingle_count=signature.shingle_count, signature=signature.to_bytes() or None,
+            terms=vector,
+        )
+    )
+    session.flush()
+    keys = set(band_keys(signature)) | {term_key(t) for t in index_terms(vector)}
+    if keys:
+        session.execute(
+            StoryIndexKey.__table__.insert(),
+            [{"key": k, "article_id": article.id, "at": at} for k in sorted(keys)],
+        )
+    _count_terms(session, [term_key(t) for t in raw_terms] + [DOCUMENTS_KEY], _day(at))
+
+
+def _count_terms(session: Session, keys: list[int], day: int) -> None:
+    """Add one to each term's count for the day (an upsert: the one dialect-specific statement)."""
+    table = StoryTermCount.__table__
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    # Sorted, so concurrent writers take row locks in the same order and cannot deadlock.
+    rows = [{"term_key": k, "day": day, "count": 1} for k in sorted(set(keys))]
+    statement = module.insert(table).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.term_key, table.c.day],
+        set_={"count": table.c.count + statement.excluded.count},
+    )
+    session.execute(statement)
+
+
+def _recorded_assignment(session: Session, article: Article) -> StoryAssignment:
+    story = session.get(Story, article.story_id)
+    membership = (story.membership if story is not None else None) or []
+    entry = next((m for m in membership if m.get("article_id") == article.id), None)
+    first = membership[0].get("article_id") if membership else None
+    return StoryAssignment(
+        story_id=article.story_id,  # type: ignore[arg-type]
+        is_new_story=first == article.id,
+        reason=(entry or {}).get("reason", "already assigned"),
+        similarity=(entry or {}).get("similarity"),
+        duplicate_of_id=article.duplicate_of_id,
+    )
+
+
+# Reading and upkeep --------------------------------------------------------------------
+
+
+def story_members(story: Story) -> list[dict[str, Any]]:
+    """The story's membership entries (article id, reason, similarity, joined at), oldest first."""
+    return list(story.membership or [])
+
+
+def prune_story_index(session: Session, older_than: datetime) -> int:
+    """Drop index entries of articles from before ``older_than``; returns how many articles left it.
+
+    Call it with ``now - window`` (or earlier) once per pass: articles that old can no
+    longer be a candidate, and the index stays the size of one window.
+    """
+    session.execute(delete(StoryIndexKey).where(StoryIndexKey.at < older_than))
+    removed = session.execute(delete(StoryIndexArticle).where(StoryIndexArticle.at < older_than))
+    session.execute(delete(StoryTermCount).where(StoryTermCount.day < _day(older_than)))
+    return max(removed.rowcount or 0, 0)
