@@ -94,7 +94,7 @@ def _rule_explanation(outcome: RuleOutcome, index: DocumentIndex, kind: str) -> 
         fired=outcome.fired,
         weight=outcome.rule.weight,
         count=outcome.count,
-        contribution=outcome.contribution,
+        contribution=outcome.contribution + 0.0,
         required=outcome.rule.required,
         terms=_term_counts(outcome.rule.node, index),
         evidence=evidence,
@@ -107,7 +107,7 @@ def explain_topic(topic_set: TopicSet, topic: Topic, doc: Document) -> Explanati
     rules = [_rule_explanation(topic_set.rule_outcome(r, index), index, "rule") for r in topic.rules]
     weighted = [
         WeightedExplanation(
-            w.written, w.weight, n, w.weight * n,
+            w.written, w.weight, n, w.weight * n + 0.0,
             [index.evidence(h, f"weighted term {w.written}", w.weight) for h in hits[:3]],
         )
         for w, n, hits in topic_set.weighted_counts(topic, index)

@@ -240,3 +240,14 @@ def load_topics(spec: str | Path | list[Any] | None, base_dir: Path | None = Non
         if groups and not topics:
             group_files.append(sibling)
     return _read_paths([path, *group_files])
+
+
+def check_group_file(path: Path) -> int:
+    """Resolve every group a file defines (so `topics check groups.yaml` finds bad entries)."""
+    from tasks.topics.loader import GroupTable
+
+    _, groups = split_file(read_yaml(path), str(path))
+    table = GroupTable([(groups, str(path)), *_shipped_group_layers()])
+    for name in groups:
+        table.resolve(name)
+    return len(groups)
