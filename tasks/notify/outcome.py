@@ -1,0 +1,33 @@
+"""The outcome vocabulary of one send: what happened and whether trying again can help."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SendError(Exception):
+    """A send that did not go through.
+
+    ``transient`` failures (SMTP 4xx, connection errors, timeouts, Slack 429/5xx) are
+    retried later; the others are recorded as failed. The message never holds a secret.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        response: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.response = response
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the provider answered when it accepted the message."""
+
+    response: str

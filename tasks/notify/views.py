@@ -1,0 +1,225 @@
+"""What a message says, read from the database: stories, their sources and evidence.
+
+The view models here are plain frozen dataclasses, so rendering (``render.py``) is pure
+and tests can render without a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.settings import SubscriberConfig
+from storage.models import Alert, Article, Delivery, Story
+
+MAX_SOURCES_SHOWN = 12
+MAX_SNIPPET_CHARS = 400
+
+
+@dataclass(frozen=True)
+class SourceView:
+    title: str
+    url: str
+    outlet: str
+    feeds: tuple[str, ...] = ()
+    is_new: bool = False
+
+
+@dataclass(frozen=True)
+class StoryView:
+    story_id: int
+    title: str
+    topics: tuple[str, ...]
+    score: float
+    snippet: str
+    terms: tuple[str, ...]
+    sources: tuple[SourceView, ...]
+    source_count: int
+    status: str = "new"  # new | updated
+    first_seen_at: datetime | None = None
+
+    @property
+    def new_source_count(self) -> int:
+        return sum(1 for source in self.sources if source.is_new)
+
+
+@dataclass(frozen=True)
+class MessageView:
+    kind: str  # alert | update | digest
+    subscriber: str
+    key: str
+    stories: tuple[StoryView, ...]
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    every: str | None = None
+    thread_key: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def outlet_of(article: Article) -> str:
+    if article.site_name and article.site_name.strip():
+        return article.site_name.strip()
+    for source in article.sources:
+        if source.feed is not None and source.feed.name:
+            return source.feed.name
+    return urlsplit(article.canonical_url or article.url).hostname or "unknown outlet"
+
+
+def _feed_names(article: Article) -> tuple[str, ...]:
+    names: list[str] = []
+    for source in article.sources:
+        feed = source.feed
+        if feed is None:
+            continue
+        name = feed.name or urlsplit(feed.url).hostname or feed.url
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _snippet(evidence: list[Any]) -> tuple[str, tuple[str, ...]]:
+    for item in evidence or []:
+        if isinstance(item, dict) and str(item.get("text") or "").strip():
+            text = " ".join(str(item["text"]).split())
+            if len(text) > MAX_SNIPPET_CHARS:
+                text = text[: MAX_SNIPPET_CHARS - 1].rstrip() + "…"
+            terms = tuple(str(t) for t in item.get("terms") or [])
+            return text, terms
+    return "", ()
+
+
+def story_view(
+    alerts: list[Alert],
+    *,
+    status: str = "new",
+    shown_article_ids: set[int] | None = None,
+) -> StoryView:
+    """One story as a subscriber sees it: all the alerts it wants on that story, merged."""
+    best = max(alerts, key=lambda a: (a.score or 0.0, -a.id))
+    story: Story = best.story
+    articles = list(story.articles)
+    seen_urls: set[str] = set()
+    sources: list[SourceView] = []
+    for article in articles:
+        url = article.canonical_url or article.url
+        if url in seen_urls:
+            continue
+        seen_urls.add(url)
+        first_entry_title = next((s.entry_title for s in article.sources if s.entry_title), None)
+        sources.append(
+            SourceView(
+                title=(article.title or first_entry_title or url).strip(),
+                url=url,
+                outlet=outlet_of(article),
+                feeds=_feed_names(article),
+                is_new=shown_article_ids is not None and article.id not in shown_article_ids,
+            )
+        )
+    # New sources first in an update, so the reason for the message is on top.
+    sources.sort(key=lambda s: not s.is_new)
+    snippet, terms = _snippet(best.evidence)
+    title = (best.title or story.title or (articles[0].title if articles else None) or "").strip()
+    return StoryView(
+        story_id=story.id,
+        title=title or "(untitled story)",
+        topics=tuple(sorted({a.topic_id for a in alerts})),
+        score=max(a.score or 0.0 for a in alerts),
+        snippet=snippet,
+        terms=terms,
+        sources=tuple(sources[:MAX_SOURCES_SHOWN]),
+        source_count=len(sources),
+        status=status,
+        first_seen_at=story.first_seen_at,
+    )
+
+
+def _wanted(config: SubscriberConfig, alert: Alert) -> bool:
+    return (not config.topics or alert.topic_id in config.topics) and (
+        (alert.score or 0.0) >= config.min_score
+    ) and not alert.baseline
+
+
+def shown_article_ids(session: Session, delivery: Delivery, story_id: int) -> set[int]:
+    """Articles already sent to this subscriber and channel for this story."""
+    earlier = session.scalars(
+        select(Delivery)
+        .join(Alert, Delivery.alert_id == Alert.id)
+        .where(
+            Delivery.subscriber_id == delivery.subscriber_id,
+            Delivery.channel == delivery.channel,
+            Delivery.status == "sent",
+            Delivery.id != delivery.id,
+            Alert.story_id == story_id,
+        )
+    )
+    shown: set[int] = set()
+    for row in earlier:
+        shown.update(int(i) for i in (row.payload or {}).get("shown_article_ids", []))
+    return shown
+
+
+def message_view(
+    session: Session, delivery: Delivery, config: SubscriberConfig
+) -> MessageView:
+    """The message a delivery row stands for, as the data is now."""
+    payload = delivery.payload or {}
+    if delivery.kind == "digest":
+        ids = [int(i) for i in payload.get("alert_ids", [])]
+        new_ids = {int(i) for i in payload.get("new_alert_ids", [])}
+        alerts = list(session.scalars(select(Alert).where(Alert.id.in_(ids)))) if ids else []
+        by_story: dict[int, list[Alert]] = {}
+        for alert in sorted(alerts, key=lambda a: ids.index(a.id)):
+            by_story.setdefault(alert.story_id, []).append(alert)
+        stories = tuple(
+            story_view(group, status="new" if any(a.id in new_ids for a in group) else "updated")
+            for group in by_story.values()
+        )
+        return MessageView(
+            kind="digest",
+            subscriber=config.name,
+            key=delivery.key,
+            stories=stories,
+            period_start=_parse_time(payload.get("period_start")),
+            period_end=_parse_time(payload.get("period_end")),
+            every=payload.get("every"),
+        )
+    alert = session.get(Alert, delivery.alert_id) if delivery.alert_id is not None else None
+    if alert is None:
+        raise LookupError(f"delivery {delivery.key}: its alert no longer exists")
+    siblings = [
+        a
+        for a in session.scalars(select(Alert).where(Alert.story_id == alert.story_id))
+        if _wanted(config, a)
+    ] or [alert]
+    shown = shown_article_ids(session, delivery, alert.story_id) if delivery.kind == "update" else None
+    view = story_view(siblings, status="updated" if delivery.kind == "update" else "new",
+                      shown_article_ids=shown)
+    return MessageView(
+        kind=delivery.kind,
+        subscriber=config.name,
+        key=delivery.key,
+        stories=(view,),
+        thread_key=payload.get("thread_key"),
+    )
+
+
+def article_ids_of(session: Session, view: MessageView) -> list[int]:
+    """The articles a message showed, recorded when sent so updates can mark what is new."""
+    story_ids = [story.story_id for story in view.stories]
+    if not story_ids:
+        return []
+    return list(session.scalars(select(Article.id).where(Article.story_id.in_(story_ids))))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
