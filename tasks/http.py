@@ -444,7 +444,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 def _guarded_transport(
-    backend: httpcore.NetworkBackend, limits: httpx.Limits
+    backend: httpcore.NetworkBackend, limits: httpx.Limits, ssl_context: ssl.SSLContext
 ) -> httpx.HTTPTransport:
     """httpx's own transport (request/response conversion, exception mapping) over our backend.
 
@@ -453,7 +453,7 @@ def _guarded_transport(
     """
     transport = httpx.HTTPTransport(trust_env=False, limits=limits)
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
+        ssl_context=ssl_context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
@@ -686,7 +686,15 @@ def classify_exception(exc: BaseException) -> tuple[str, str, bool]:
         return REJECTED, "invalid URL", False
     if isinstance(exc, httpx.LocalProtocolError):
         return PERMANENT, "invalid request", False
+    if isinstance(exc, httpx.RemoteProtocolError) and not _is_hang_up(exc):
+        return TRANSIENT, "invalid HTTP response", True
     return TRANSIENT, "connection error", True
+
+
+def _is_hang_up(exc: httpx.RemoteProtocolError) -> bool:
+    """h11 reports a server that closed early and one that spoke garbage with the same type."""
+    text = str(exc).lower()
+    return any(word in text for word in ("disconnect", "closed", "incomplete", "without"))
 
 
 def _classify_status(code: int, headers: dict[str, str], sniffed: bytes) -> tuple[str, str, bool]:
@@ -712,7 +720,10 @@ class Fetcher:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         resolve: Resolver = socket.getaddrinfo,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
+        """``resolve`` replaces DNS and ``verify`` the trusted CAs (certifi by default); both
+        exist for tests and private deployments."""
         self.policy = policy
         self._clock = clock
         self._guard = AddressGuard(
@@ -726,7 +737,11 @@ class Fetcher:
             max_connections=256, max_keepalive_connections=64, keepalive_expiry=30
         )
         self._client = httpx.Client(
-            transport=_guarded_transport(_GuardedBackend(self._guard, self._deadline), limits),
+            transport=_guarded_transport(
+                _GuardedBackend(self._guard, self._deadline),
+                limits,
+                verify or httpx.create_ssl_context(trust_env=False),
+            ),
             follow_redirects=False,
             trust_env=False,  # an environment proxy would bypass the address guard
             headers={"User-Agent": policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
@@ -760,8 +775,8 @@ class Fetcher:
         started = self._clock()
         result = FetchResult(url=url, final_url=url, outcome=TRANSIENT, status="")
         headers: dict[str, str] = {}
-        if accept:
-            headers["Accept"] = accept
+        if (value := _header_value(accept)) is not None:
+            headers["Accept"] = value
         if (value := _header_value(etag)) is not None:
             headers["If-None-Match"] = value
         if (value := _header_value(last_modified)) is not None:

@@ -26,6 +26,7 @@ from tests.support.httpserver import (
     RecordedRequest,
     Reply,
     gzip_bomb,
+    tls_contexts,
     zero_stream,
 )
 
@@ -544,3 +545,62 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after("-5", now) is None
     assert parse_retry_after(None, now) is None
+
+
+# --- malformed responses, HTTPS and IPv6 ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"HELLO THERE\r\n\r\n", "invalid HTTP response"),
+        (b"HTTP/1.1 abc OK\r\n\r\n", "invalid HTTP response"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"a" * 200_000 + b"\r\n\r\n", "invalid HTTP response"),
+        (b"", "connection error"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", "connection error"),
+    ],
+)
+def test_malformed_responses_are_transient(site: LocalSite, raw: bytes, status: str) -> None:
+    site.route("/x", raw=raw)
+    result = fetch_one(site, "/x")
+    assert (result.outcome, result.status, result.body) == ("transient", status, None)
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_host_name() -> None:
+    pytest.importorskip("cryptography")
+    server_tls, client_tls = tls_contexts("feeds.example")
+    with LocalSite(tls=server_tls) as secure:
+        secure.route("/feed", body=b"<rss/>")
+
+        def resolve(host, port, *args, **kwargs):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+        url = f"https://feeds.example:{secure.port}/feed"
+        with Fetcher(policy_for(secure), resolve=resolve, verify=client_tls) as fetcher:
+            trusted = fetcher.fetch(url)
+        with Fetcher(policy_for(secure), resolve=resolve) as fetcher:  # the public CAs only
+            untrusted = fetcher.fetch(url)
+        # The certificate names feeds.example, not the address we connect to.
+        with Fetcher(policy_for(secure), verify=client_tls) as fetcher:
+            by_address = fetcher.fetch(secure.url("/feed"))
+    assert (trusted.outcome, trusted.body, trusted.remote_address) == ("ok", b"<rss/>", "127.0.0.1")
+    assert secure.tls_server_names[0] == "feeds.example"
+    assert secure.requests[0].header("host") == f"feeds.example:{secure.port}"
+    for failed in (untrusted, by_address):
+        assert (failed.outcome, failed.status, failed.soft_failure) == (
+            "transient",
+            "TLS error",
+            True,
+        )
+    assert len(secure.requests) == 1
+
+
+def test_ipv6_loopback_is_refused_unless_listed() -> None:
+    with LocalSite("::1") as six:
+        six.route("/feed", body=b"v6")
+        assert six.url("/feed") == f"http://[::1]:{six.port}/feed"
+        allowed = fetch_one(six, "/feed")
+        refused = fetch_one(six, "/feed", allow_private_networks=[])
+    assert (allowed.outcome, allowed.body, allowed.remote_address) == ("ok", b"v6", "::1")
+    assert (refused.outcome, refused.status) == ("rejected", "refused: private address ::1")
+    assert six.paths() == ["/feed"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import gzip as gzip_module
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -61,6 +62,7 @@ class Reply:
     reset_after: int | None = None  # abort the connection (TCP RST) after this many body bytes
     stream: Iterable[bytes] | None = None  # a generated body (e.g. 50 MB without holding it)
     declared_length: int | None = None  # Content-Length to announce for ``stream``
+    raw: bytes | None = None  # send exactly these bytes (not HTTP, perhaps), then close
 
 
 Handler = Callable[[RecordedRequest], Reply]
@@ -93,17 +95,86 @@ def zero_stream(size: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
         yield piece
 
 
-class LocalSite:
-    """A threaded HTTP/1.1 server on 127.0.0.1 with an ephemeral port."""
+def tls_contexts(*hostnames: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context, client context): a throwaway CA, and a certificate for ``hostnames``
+    signed by it; the client context trusts only that CA. Needs ``cryptography``."""
+    import datetime
+    import ipaddress
+    import tempfile
+    from pathlib import Path
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def certificate(subject: str, key, issuer: str, issuer_key, *, ca: bool, names=()):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if ca:
+            usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+            builder = builder.add_extension(usage, critical=True)
+        if names:
+            alt: list[x509.GeneralName] = []
+            for name in names:
+                try:
+                    alt.append(x509.IPAddress(ipaddress.ip_address(name)))
+                except ValueError:
+                    alt.append(x509.DNSName(name))
+            builder = builder.add_extension(x509.SubjectAlternativeName(alt), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = certificate("newswatch test CA", ca_key, "newswatch test CA", ca_key, ca=True)
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = certificate(
+        hostnames[0], leaf_key, "newswatch test CA", ca_key, ca=False, names=hostnames
+    )
+    pem = serialization.Encoding.PEM
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file, key_file = Path(folder, "cert.pem"), Path(folder, "key.pem")
+        cert_file.write_bytes(leaf.public_bytes(pem))
+        key_file.write_bytes(
+            leaf_key.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cadata=ca_cert.public_bytes(pem).decode("ascii"))
+    return server, client
+
+
+class LocalSite:
+    """A threaded HTTP/1.1 server on 127.0.0.1 (or ``host="::1"``) with an ephemeral port.
+
+    Pass ``tls`` (a server ``ssl.SSLContext``, e.g. from :func:`tls_contexts`) to serve HTTPS;
+    the names clients asked for in SNI are in :attr:`tls_server_names`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
         self._routes: dict[str, Handler] = {}
         self._log: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._in_flight = 0
         self._max_in_flight = 0
         self._stopping = threading.Event()
-        self._server = _Server((host, 0), _make_handler(self))
+        self.tls_server_names: list[str | None] = []
+        if tls is not None:
+            tls.sni_callback = self._record_sni
+        self._tls = tls
+        server_class = _Server6 if ":" in host else _Server
+        self._server = server_class((host, 0), _make_handler(self))
         self._thread: threading.Thread | None = None
 
     # lifecycle ---------------------------------------------------------------------------
@@ -140,12 +211,18 @@ class LocalSite:
 
     @property
     def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{self._netloc}"
 
     @property
     def allow_rule(self) -> str:
         """The ``allow_private_networks`` entry that admits this server and nothing else."""
-        return f"{self.host}:{self.port}"
+        return self._netloc
+
+    @property
+    def _netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     def url(self, path: str = "/") -> str:
         return self.origin + (path if path.startswith("/") else "/" + path)
@@ -241,6 +318,16 @@ class LocalSite:
         with self._lock:
             self._in_flight -= 1
 
+    def _record_sni(self, _socket: object, server_name: str | None, _context: object) -> None:
+        with self._lock:
+            self.tls_server_names.append(server_name)
+
+    def _wrap(self, connection: socket.socket) -> socket.socket:
+        if self._tls is None:
+            return connection
+        # The handshake happens in the handler's thread, so a stalled client blocks nobody.
+        return self._tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a dripping handler must not hold up stop()
@@ -248,6 +335,10 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # clients hang up on purpose in these tests (caps, deadlines)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 def _make_handler(site: LocalSite) -> type[BaseHTTPRequestHandler]:
@@ -262,9 +353,28 @@ def _make_handler(site: LocalSite) -> type[BaseHTTPRequestHandler]:
 
         do_POST = do_PUT = do_DELETE = do_HEAD = do_GET
 
+        def setup(self) -> None:
+            self.request = site._wrap(self.request)
+            self.connection = self.request
+            super().setup()
+
+        def handle(self) -> None:
+            if isinstance(self.request, ssl.SSLSocket):
+                try:
+                    self.request.settimeout(5)
+                    self.request.do_handshake()
+                    self.request.settimeout(None)
+                except (ssl.SSLError, OSError):
+                    self.close_connection = True  # e.g. the client rejected our certificate
+                    return
+            super().handle()
+
         def finish(self) -> None:
             with contextlib.suppress(OSError, ValueError):
                 super().finish()
+            if isinstance(self.request, ssl.SSLSocket):  # the server only closes the raw socket
+                with contextlib.suppress(OSError):
+                    self.request.close()
 
         def _handle(self) -> None:
             started = time.monotonic()
@@ -293,6 +403,11 @@ def _make_handler(site: LocalSite) -> type[BaseHTTPRequestHandler]:
             self._send(reply)
 
         def _send(self, reply: Reply) -> None:
+            if reply.raw is not None:
+                self.wfile.write(reply.raw)
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.send_response(reply.status)
             pairs = (
                 list(reply.headers.items())
@@ -365,5 +480,6 @@ __all__ = [
     "gzip_bomb",
     "gzip_bytes",
     "local_site",
+    "tls_contexts",
     "zero_stream",
 ]
