@@ -8,11 +8,15 @@ lease, so a crashed pass's claims simply expire and the next pass takes them.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.dialect import for_claim, insert_ignore
@@ -188,9 +192,14 @@ def _schedule_refetch(session: Session, article_id: int, now: datetime) -> None:
 
 
 def claim_articles(session: Session, now: datetime, limit: int) -> list[ArticleWork]:
-    """Claim up to ``limit`` pending articles for this worker (a lease; see module doc)."""
-    query = for_claim(
-        select(Article)
+    """Claim up to ``limit`` pending articles for this worker (a lease; see module doc).
+
+    One UPDATE takes the claim, so two workers (threads or machines) never get the same
+    article: PostgreSQL skips rows another transaction holds, SQLite serialises writers.
+    """
+    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+    candidates = for_claim(
+        select(Article.id)
         .where(
             Article.status == "pending",
             or_(Article.next_attempt_at.is_(None), Article.next_attempt_at <= now),
@@ -200,13 +209,18 @@ def claim_articles(session: Session, now: datetime, limit: int) -> list[ArticleW
         .limit(limit),
         session,
     )
-    articles = list(session.scalars(query))
+    session.execute(
+        update(Article)
+        .where(Article.id.in_(candidates.scalar_subquery()))
+        .values(lease_until=now + LEASE, claim_token=token)
+        .execution_options(synchronize_session=False)
+    )
+    articles = list(session.scalars(select(Article).where(Article.claim_token == token).order_by(Article.id)))
     if not articles:
         return []
     sources = _latest_sources(session, [a.id for a in articles])
     work: list[ArticleWork] = []
     for article in articles:
-        article.lease_until = now + LEASE
         source = sources.get(article.id)
         work.append(
             ArticleWork(
@@ -218,6 +232,32 @@ def claim_articles(session: Session, now: datetime, limit: int) -> list[ArticleW
             )
         )
     return work
+
+
+def release_dead_claims(session: Session, is_alive: Callable[[int], bool]) -> int:
+    """Release claims held by processes of this host that no longer run (a crashed pass).
+
+    Claims of other hosts wait for their lease to expire: we cannot see their processes.
+    """
+    host = socket.gethostname()
+    tokens = session.scalars(select(Article.claim_token).where(Article.claim_token.is_not(None)).distinct())
+    pids = {token: _claimant(token, host) for token in tokens if token}
+    dead = [token for token, pid in pids.items() if pid is not None and not is_alive(pid)]
+    if not dead:
+        return 0
+    result = session.execute(
+        update(Article).where(Article.claim_token.in_(dead))
+        .values(lease_until=None, claim_token=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def _claimant(token: str, host: str) -> int | None:
+    """The pid in a ``host:pid:nonce`` claim token, when the claim is this host's."""
+    claim, _, _nonce = token.rpartition(":")
+    claim_host, _, pid = claim.rpartition(":")
+    return int(pid) if claim_host == host and pid.isdigit() else None
 
 
 def _latest_sources(session: Session, article_ids: list[int]) -> dict[int, ArticleSource]:
@@ -238,6 +278,7 @@ def store_result(session: Session, article_id: int, record: ExtractionRecord, no
     if article is None:
         raise LookupError(f"article {article_id} does not exist")
     article.lease_until = None
+    article.claim_token = None
     article.attempts = (article.attempts or 0) + 1
     article.updated_at = now
     article.status_detail = record.detail

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -26,6 +27,7 @@ from storage.articles import (
     articles_to_analyse,
     claim_articles,
     record_entries,
+    release_dead_claims,
     store_result,
 )
 from storage.clock import utcnow
@@ -69,8 +71,21 @@ def prepare_pass(settings: Settings, *, force: bool = False) -> list[FeedToPoll]
     now = utcnow()
     with db.session() as session:
         sync_feeds(session, settings.feeds, now)
+        released = release_dead_claims(session, process_is_alive)
+        if released:
+            log.warning("took back %d article claims left by a pass that stopped", released)
     with db.session() as session:
         return due_feeds(session, now, force=force)
+
+
+def process_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fetch_and_parse(feed: FeedToPoll, settings: Settings) -> tuple[FetchResult, ParsedFeed | None, str | None]:

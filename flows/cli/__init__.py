@@ -90,6 +90,10 @@ def run_pass(config: Path | None, *, force: bool, engine: Engine) -> dict[str, A
         return monitor(config_path=str(config) if config else None, force=force)
     except (DatabaseNotReady, TopicDefinitionError) as exc:
         fail(str(exc))
+    finally:
+        from tasks import resources
+
+        resources.close_all()  # before interpreter exit tears down multiprocessing
 
 
 def _check_ready(settings: Any) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 17:05:08.506097
+Create Date: 2026-11-28 17:07:02.299902
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import storage.models
-
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -109,6 +108,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('next_attempt_at', storage.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('lease_until', storage.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('claim_token', sa.String(length=200), nullable=True),
     sa.Column('http_status', sa.Integer(), nullable=True),
     sa.Column('content_type', sa.String(length=256), nullable=True),
     sa.Column('fetched_at', storage.models.UtcDateTime(timezone=True), nullable=True),
@@ -136,6 +136,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('articles', schema=None) as batch_op:
         batch_op.create_index('ix_articles_analysed_status', ['analysed_at', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_articles_claim_token'), ['claim_token'], unique=False)
         batch_op.create_index(batch_op.f('ix_articles_content_hash'), ['content_hash'], unique=False)
         batch_op.create_index('ix_articles_status_next_attempt', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_articles_story_id'), ['story_id'], unique=False)
@@ -305,6 +306,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_articles_story_id'))
         batch_op.drop_index('ix_articles_status_next_attempt')
         batch_op.drop_index(batch_op.f('ix_articles_content_hash'))
+        batch_op.drop_index(batch_op.f('ix_articles_claim_token'))
         batch_op.drop_index('ix_articles_analysed_status')
 
     op.drop_table('articles')
