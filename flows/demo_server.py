@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import hashlib
+import socket
 import sys
 import threading
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import yaml
@@ -142,6 +144,7 @@ class SampleServer:
             return
         httpd.shutdown()
         httpd.server_close()
+        httpd.close_connections()  # kept-alive clients see the server go, as with a real one
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -223,6 +226,27 @@ def read_feed_list(root: Path) -> list[tuple[str, str]]:
 
 class _QuietThreadingHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A client hanging up mid-response is normal for a crawler; say nothing.

@@ -320,6 +320,16 @@ def test_stop_releases_the_port_and_is_idempotent() -> None:
         httpx.get(url, timeout=2)
 
 
+def test_stop_closes_kept_alive_connections() -> None:
+    server = SampleServer().start()
+    with httpx.Client(timeout=5) as http:
+        url = server.url("/feeds/ledger-politics.xml")
+        assert http.get(url).status_code == 200  # the connection stays open for reuse
+        server.stop()
+        with pytest.raises(httpx.TransportError):
+            http.get(url)
+
+
 def test_feed_urls_needs_a_started_server() -> None:
     with pytest.raises(RuntimeError, match="started"):
         SampleServer().feed_urls()
