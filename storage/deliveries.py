@@ -444,3 +444,131 @@ def _insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) -
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# Reading state (for `newswatch subscribers` and `newswatch preview`) ----------------------
+
+
+@dataclass(frozen=True)
+class SubscriberState:
+    name: str
+    configured: bool
+    stored: bool
+    active: bool
+    mode: str
+    topics: list[str]
+    channels: list[str]
+    counts: dict[str, int]
+    last_sent_at: datetime | None
+    last_failure: str | None
+    last_failure_at: datetime | None
+    next_digest_at: datetime | None
+    baseline_at: datetime | None
+
+
+def subscriber_states(session: Session, settings: Settings, now: datetime) -> list[SubscriberState]:
+    """Every configured or stored subscriber with its delivery counts; no secrets."""
+    rows = {row.name: row for row in session.scalars(select(Subscriber))}
+    configs = {c.name: c for c in settings.subscribers}
+    counts: dict[int, dict[str, int]] = {}
+    for subscriber_id, status, count in session.execute(
+        select(Delivery.subscriber_id, Delivery.status, func.count()).group_by(
+            Delivery.subscriber_id, Delivery.status
+        )
+    ):
+        counts.setdefault(subscriber_id, {})[status] = count
+    states: list[SubscriberState] = []
+    for name in list(configs) + sorted(n for n in rows if n not in configs):
+        config, row = configs.get(name), rows.get(name)
+        last_sent = last_failure = None
+        if row is not None:
+            last_sent = session.scalar(
+                select(func.max(Delivery.sent_at)).where(
+                    Delivery.subscriber_id == row.id, Delivery.status == "sent"
+                )
+            )
+            last_failure = session.execute(
+                select(Delivery.error, Delivery.created_at)
+                .where(
+                    Delivery.subscriber_id == row.id,
+                    Delivery.error.is_not(None),
+                    Delivery.status.in_(("failed", "pending")),
+                )
+                .order_by(Delivery.id.desc())
+                .limit(1)
+            ).first()
+        mode = config.mode if config else (row.mode if row else "immediate")
+        next_digest = None
+        if config is not None and config.mode == "digest":
+            boundary = latest_digest_boundary(config.digest, now)
+            last = _aware(row.last_digest_at) if row is not None and row.last_digest_at else None
+            # Not yet covered: due at the next deliver run; otherwise at the next boundary.
+            next_digest = boundary if last is None or last < boundary else _next_boundary(
+                config.digest, boundary
+            )
+        states.append(
+            SubscriberState(
+                name=name,
+                configured=config is not None,
+                stored=row is not None,
+                active=config is not None,
+                mode=mode,
+                topics=list(config.topics if config else (row.topics if row else [])),
+                channels=list(channels_of(config)) if config else [],
+                counts=counts.get(row.id, {}) if row is not None else {},
+                last_sent_at=_aware(last_sent) if last_sent else None,
+                last_failure=last_failure[0] if last_failure else None,
+                last_failure_at=_aware(last_failure[1]) if last_failure else None,
+                next_digest_at=next_digest,
+                baseline_at=_aware(row.baseline_at) if row is not None and row.baseline_at else None,
+            )
+        )
+    return states
+
+
+def _next_boundary(digest: DigestConfig, boundary: datetime) -> datetime:
+    """The boundary after ``boundary``. Probing a little past one period finds it even when
+    a DST change makes the period 23 or 25 hours long."""
+    probe = {
+        "hourly": timedelta(hours=1),
+        "daily": timedelta(hours=26),
+        "weekly": timedelta(days=7, hours=2),
+    }[digest.every]
+    return latest_digest_boundary(digest, boundary + probe)
+
+
+def next_pending_delivery(
+    session: Session, subscriber_name: str, channel: str
+) -> Delivery | None:
+    """The first not-yet-sent message of a subscriber on a channel (pending or in flight)."""
+    return session.scalar(
+        select(Delivery)
+        .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
+        .where(
+            Subscriber.name == subscriber_name,
+            Delivery.channel == channel,
+            Delivery.status.in_(DUE_STATUSES),
+        )
+        .order_by(Delivery.id)
+        .limit(1)
+    )
+
+
+def digest_so_far(
+    session: Session, settings: Settings, config: SubscriberConfig, now: datetime
+) -> tuple[datetime, datetime, list[Alert]]:
+    """What the subscriber's next digest holds if the period ended now (read-only)."""
+    row = session.scalar(select(Subscriber).where(Subscriber.name == config.name))
+    if row is None:
+        row = Subscriber(
+            name=config.name,
+            baseline_at=now if settings.delivery.baseline_on_first_run else None,
+        )
+    boundary = latest_digest_boundary(config.digest, now)
+    if row.last_digest_at is not None and _aware(row.last_digest_at) >= boundary:
+        start = _aware(row.last_digest_at)
+    else:
+        start = _aware(row.last_digest_at) if row.last_digest_at else previous_digest_boundary(
+            config.digest, boundary
+        )
+    return start, now, digest_alerts(session, config, row, start, now)

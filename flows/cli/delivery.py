@@ -1,0 +1,179 @@
+"""``newswatch deliver``, ``newswatch subscribers`` and ``newswatch preview``.
+
+Secrets (SMTP password, Slack webhook URLs) are never printed: channels are shown by name.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from flows.cli.common import fail, print_json, print_table, settings_from, terminal_safe
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+    from storage.deliveries import SubscriberState
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="The YAML config file.", envvar="NEWSWATCH_CONFIG"),
+]
+
+
+class TableOrJson(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class Channel(StrEnum):
+    email = "email"
+    slack = "slack"
+
+
+def _open(settings: Settings) -> Any:
+    from storage.db import DatabaseNotReady, open_database
+
+    try:
+        return open_database(settings.resolved_database_url)
+    except DatabaseNotReady as exc:
+        fail(str(exc))
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def deliver_command(
+    config: ConfigOption = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Send at most N messages.")] = None,
+    output: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")] = TableOrJson.table,
+) -> None:
+    """Send pending alerts, updates and due digests by email and Slack."""
+    from tasks.notify import deliver_pending
+
+    settings = settings_from(config)
+    db = _open(settings)
+    try:
+        summary = deliver_pending(settings, limit=limit, database=db)
+    finally:
+        db.dispose()
+    if output is TableOrJson.json:
+        print_json(summary.as_dict())
+        return
+    if summary.digests_queued:
+        typer.echo(f"digests due: {summary.digests_queued}")
+    typer.echo(summary.describe())
+    for outcome in summary.outcomes:
+        if outcome.get("status") in ("failed", "retrying"):
+            where = f"{outcome['subscriber']} {outcome['channel']} {outcome['key']}"
+            retry = f" (next try {outcome['next_attempt_at']})" if outcome.get("next_attempt_at") else ""
+            typer.echo(f"  {outcome['status']}: {terminal_safe(where, 80)}: "
+                       f"{terminal_safe(outcome.get('error'), 160)}{retry}")
+    if summary.sent:
+        typer.echo(f"longest send-to-record window: {summary.max_unrecorded_seconds * 1000:.1f} ms")
+
+
+def _state_dict(state: SubscriberState) -> dict[str, Any]:
+    return {
+        "name": state.name,
+        "state": "active" if state.configured else "removed from config",
+        "mode": state.mode,
+        "topics": state.topics or ["(all)"],
+        "channels": state.channels,
+        "pending": state.counts.get("pending", 0) + state.counts.get("sending", 0),
+        "sent": state.counts.get("sent", 0),
+        "failed": state.counts.get("failed", 0),
+        "last_sent_at": state.last_sent_at.isoformat() if state.last_sent_at else None,
+        "last_failure": state.last_failure,
+        "last_failure_at": state.last_failure_at.isoformat() if state.last_failure_at else None,
+        "next_digest_at": state.next_digest_at.isoformat() if state.next_digest_at else None,
+        "baseline_at": state.baseline_at.isoformat() if state.baseline_at else None,
+    }
+
+
+def subscribers_command(
+    config: ConfigOption = None,
+    output: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")] = TableOrJson.table,
+) -> None:
+    """Subscribers: state, channels, last delivery, failures (never secrets)."""
+    from storage.deliveries import subscriber_states
+
+    settings = settings_from(config)
+    db = _open(settings)
+    try:
+        with db.session() as session:
+            states = subscriber_states(session, settings, datetime.now(UTC))
+    finally:
+        db.dispose()
+    rows = [_state_dict(s) for s in states]
+    if output is TableOrJson.json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("no subscribers configured (add a subscribers: section to the config)")
+        return
+    print_table(
+        ["name", "state", "mode", "channels", "pending", "sent", "failed", "last sent", "next digest"],
+        [
+            [r["name"], r["state"], r["mode"], ",".join(r["channels"]) or "-", r["pending"], r["sent"],
+             r["failed"], _when(s.last_sent_at), _when(s.next_digest_at)]
+            for r, s in zip(rows, states, strict=True)
+        ],
+        widths=[30, 20, 9, 12, 7, 6, 6, 20, 20],
+    )
+    for r in rows:
+        if r["last_failure"]:
+            typer.echo(f"{terminal_safe(r['name'], 30)}: last failure {r['last_failure_at'] or ''}: "
+                       f"{terminal_safe(r['last_failure'], 200)}")
+
+
+def preview_command(
+    subscriber: Annotated[str, typer.Argument(help="The subscriber's name from the config.")],
+    config: ConfigOption = None,
+    channel: Annotated[Channel, typer.Option("--channel", help="email or slack.")] = Channel.email,
+    html: Annotated[Path | None, typer.Option("--html", help="Write the HTML email to this file.")] = None,
+) -> None:
+    """Render the subscriber's next message (or the digest so far) without sending it."""
+    from tasks.notify.preview import NothingToPreview, preview
+
+    settings = settings_from(config)
+    chosen = next((s for s in settings.subscribers if s.name == subscriber), None)
+    if chosen is None:
+        names = ", ".join(s.name for s in settings.subscribers) or "none configured"
+        fail(f"no subscriber named {subscriber!r} (subscribers: {names})")
+    db = _open(settings)
+    try:
+        with db.session() as session:
+            result = preview(session, settings, chosen, channel.value, datetime.now(UTC))
+    except NothingToPreview as exc:
+        typer.echo(str(exc))
+        return
+    finally:
+        db.dispose()
+    typer.echo(f"# {result.description}")
+    if channel is Channel.slack:
+        typer.echo(json.dumps(result.slack, indent=2, ensure_ascii=False))
+        return
+    assert result.email is not None
+    typer.echo(f"Subject: {terminal_safe(result.email.subject)}")
+    typer.echo("")
+    for line in result.email.text.splitlines():
+        typer.echo(terminal_safe(line))
+    if html is not None:
+        try:
+            html.write_text(result.email.html, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {html}: {exc.strerror or exc}")
+        typer.echo(f"# HTML written to {html}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the delivery commands to the ``newswatch`` app."""
+    app.command("deliver")(deliver_command)
+    app.command("subscribers")(subscribers_command)
+    app.command("preview")(preview_command)
