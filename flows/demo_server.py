@@ -32,6 +32,7 @@ import config
 PLACEHOLDER = "{{base}}"
 DEFAULT_ROOT = Path(config.__file__).parent / "sample"
 FEEDS_FILE = "feeds.yaml"
+EXPECTED_FILE = "expected.yaml"
 
 # Only these are served; anything else under the root (README, feeds.yaml) is a 404.
 _HTML_TYPE = "text/html; charset=utf-8"
@@ -224,6 +225,29 @@ def read_feed_list(root: Path) -> list[tuple[str, str]]:
     return pairs
 
 
+@dataclass(frozen=True)
+class ExpectedPage:
+    """One article page of the sample and what a pass should make of it (expected.yaml)."""
+
+    path: str  # as served, e.g. /ledger/2026/11/16/pm-president-white-house-talks.html
+    topics: tuple[str, ...]  # topic ids that must alert; () for a hard negative
+    story: str  # pages telling the same event share a story name
+    kind: str  # positive | syndicated | retelling | teaser | hard-negative
+
+
+def read_expected_pages(root: Path | None = None) -> list[ExpectedPage]:
+    """The sample's expected outcome, for end-to-end tests (``root/expected.yaml``)."""
+    file = (root if root is not None else DEFAULT_ROOT) / EXPECTED_FILE
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        return [
+            ExpectedPage(page["path"], tuple(page["topics"]), page["story"], page["kind"])
+            for page in data["pages"]
+        ]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+        raise SampleError(f"{file}: cannot read the expected outcome ({error})") from None
+
+
 class _QuietThreadingHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -320,7 +344,10 @@ def _make_handler(server: SampleServer) -> type[BaseHTTPRequestHandler]:
 def main(argv: list[str] | None = None) -> int:
     """Serve the sample until interrupted: ``python -m flows.demo_server [PORT]``."""
     args = sys.argv[1:] if argv is None else argv
-    port = int(args[0]) if args and args[0].isdigit() else 0
+    if len(args) > 1 or (args and not (args[0].isdigit() and int(args[0]) < 65536)):
+        print("usage: python -m flows.demo_server [PORT]  (PORT: 0-65535, default any free port)")
+        return 2
+    port = int(args[0]) if args else 0
     with SampleServer(port=port) as server:
         print(f"Serving the sample at {server.base_url}/ (Ctrl-C to stop). Feeds:")
         for url, name in server.feed_urls():

@@ -20,6 +20,7 @@ from flows.demo_server import (
     SampleServer,
     content_type_for,
     etag_matches,
+    read_expected_pages,
     read_feed_list,
     resolve_sample_path,
 )
@@ -48,6 +49,15 @@ def sample_pages() -> list[str]:
 
 def expected_pages() -> list[dict]:
     return yaml.safe_load((DEFAULT_ROOT / "expected.yaml").read_text(encoding="utf-8"))["pages"]
+
+
+def test_read_expected_pages_reads_expected_yaml(tmp_path: Path) -> None:
+    pages = read_expected_pages()
+    assert [page.path for page in pages] == [page["path"] for page in expected_pages()]
+    georgia = next(page for page in pages if page.story == "party-staff-georgia-runoff")
+    assert georgia.topics == ("foreign-campaigning", "uk-us-relations")
+    with pytest.raises(SampleError, match="expected outcome"):
+        read_expected_pages(tmp_path)
 
 
 def raw_get(server: SampleServer, target: str) -> int:
