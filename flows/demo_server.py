@@ -17,6 +17,7 @@ import hashlib
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -106,8 +107,13 @@ class SampleServer:
     ...     server.feed_urls()  # [(url, name), ...] under server.base_url
     """
 
-    def __init__(self, root: Path | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, root: Path | None = None, host: str = "127.0.0.1", port: int = 0,
+        *, delay_seconds: float = 0.0,
+    ) -> None:
         self.root = Path(root) if root is not None else DEFAULT_ROOT
+        # Article pages (not feeds) wait this long: tests use it to interrupt a pass midway.
+        self.delay_seconds = delay_seconds
         if not self.root.is_dir():
             raise SampleError(f"sample folder not found: {self.root}")
         self.host = host
@@ -297,6 +303,8 @@ def _make_handler(server: SampleServer) -> type[BaseHTTPRequestHandler]:
                 self._reply(404, b"not found\n", "text/plain; charset=utf-8", send_body)
                 return
             resource = server._resource(path)
+            if server.delay_seconds and path.suffix == ".html":
+                time.sleep(server.delay_seconds)
             headers = {
                 "ETag": resource.etag,
                 "Last-Modified": email.utils.format_datetime(resource.last_modified, usegmt=True),

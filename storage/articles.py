@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.dialect import for_claim, insert_ignore
@@ -326,13 +326,17 @@ def store_result(session: Session, article_id: int, record: ExtractionRecord, no
 
 
 def articles_to_analyse(session: Session, limit: int) -> list[Article]:
-    """Fetched articles not yet clustered and matched, oldest first."""
+    """Fetched articles not yet clustered and matched, in publication order.
+
+    Stories grow in the order events were reported, and the same articles give the same
+    stories whichever feed happened to answer first.
+    """
     return list(
         session.scalars(
             for_claim(
                 select(Article)
                 .where(Article.status == "fetched", Article.analysed_at.is_(None))
-                .order_by(Article.id)
+                .order_by(func.coalesce(Article.published_at, Article.created_at), Article.canonical_url)
                 .limit(limit),
                 session,
             )

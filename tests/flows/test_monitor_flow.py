@@ -1,0 +1,39 @@
+"""The monitor flow under Prefect: the same pass as the plain stages, through tasks."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from flows.demo import write_demo_config
+from flows.demo_server import DEFAULT_ROOT, SampleServer
+from storage.db import open_database
+from storage.models import Alert, Article
+from tasks import resources
+
+pytestmark = pytest.mark.prefect
+
+EXPECTED = yaml.safe_load((DEFAULT_ROOT / "expected.yaml").read_text())["pages"]
+
+
+def test_monitor_flow_runs_a_pass_and_a_quiet_second_pass(tmp_path, prefect_harness) -> None:
+    from flows.monitor import monitor
+
+    with SampleServer() as server:
+        config = write_demo_config(tmp_path, server)
+        first = monitor(config_path=str(config))
+        second = monitor(config_path=str(config))
+        article_requests = [p for p in server.request_log if not p.startswith("/feeds/")]
+    resources.close_all()
+
+    assert first["counts"]["articles_extracted"] == len(EXPECTED)
+    assert first["counts"]["alerts_new"] > 0
+    assert second["counts"].get("articles_extracted", 0) == 0
+    assert second["counts"].get("alerts_new", 0) == 0
+    assert len(article_requests) == len(set(article_requests)) == len(EXPECTED)
+    db = open_database(f"sqlite:///{tmp_path / 'newswatch.db'}")
+    with db.session() as session:
+        assert session.scalar(select(func.count(Article.id))) == len(EXPECTED)
+        assert session.scalar(select(func.count(Alert.id))) == first["counts"]["alerts_new"]
+    db.dispose()
