@@ -17,7 +17,7 @@ computed by :func:`enqueue_due_digests` when the period is over.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
@@ -341,42 +341,52 @@ def claim_next(
 ) -> Delivery | None:
     """Claim one due delivery for this worker: mark it ``sending`` with a lease.
 
-    PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent workers never wait on or
-    take each other's rows. SQLite: a conditional UPDATE that only one writer can win.
-    The caller commits right after, before sending.
+    One statement, ``UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING id``: on PostgreSQL
+    the inner SELECT is ``FOR UPDATE SKIP LOCKED`` so concurrent workers never wait on or
+    take each other's rows; on SQLite the UPDATE takes the write lock first, so no reader
+    can be upgraded into a "database is locked" error. The caller commits right after,
+    before sending.
     """
     excluded = list(exclude)
-    lease_until = now + timedelta(seconds=lease_seconds)
-    query = select(Delivery.id).where(_due_condition(now)).order_by(Delivery.id)
+    pick = select(Delivery.id).where(_due_condition(now)).order_by(Delivery.id).limit(1)
     if excluded:
-        query = query.where(Delivery.id.not_in(excluded))
+        pick = pick.where(Delivery.id.not_in(excluded))
     if session.get_bind().dialect.name == "postgresql":
-        delivery_id = session.scalar(query.limit(1).with_for_update(skip_locked=True))
-        candidates: Sequence[int] = [delivery_id] if delivery_id is not None else []
-    else:
-        candidates = list(session.scalars(query.limit(20)))
-    for delivery_id in candidates:
-        result = session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, _due_condition(now))
-            .values(
-                status="sending",
-                lease_until=lease_until,
-                attempts=Delivery.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
+        pick = pick.with_for_update(skip_locked=True)
+    statement = (
+        update(Delivery)
+        .where(Delivery.id == pick.scalar_subquery(), _due_condition(now))
+        .values(
+            status="sending",
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=Delivery.attempts + 1,
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            delivery = session.get(Delivery, delivery_id, populate_existing=True)
-            return delivery
-    return None
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    delivery_id = session.execute(statement).scalar_one_or_none()
+    if delivery_id is None:
+        return None
+    return session.get(Delivery, delivery_id, populate_existing=True)
 
 
-def record_sent(session: Session, delivery_id: int, now: datetime, response: str) -> None:
+def record_sent(
+    session: Session,
+    delivery_id: int,
+    now: datetime,
+    response: str,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """One UPDATE, so the moment between "sent" and "recorded" stays as short as it can."""
+    values: dict[str, Any] = {
+        "status": "sent", "sent_at": now, "lease_until": None, "response": response, "error": None,
+    }
+    if payload is not None:
+        values["payload"] = payload
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id)
-        .values(status="sent", sent_at=now, lease_until=None, response=response, error=None)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
 

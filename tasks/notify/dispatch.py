@@ -21,9 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
 from config.settings import Settings, SubscriberConfig
 from storage.deliveries import (
     DEFAULT_LEASE_SECONDS,
@@ -210,7 +207,8 @@ def _deliver_one(
             row = session.get(Delivery, delivery.id)
             assert row is not None
             view = message_view(session, row, config)
-            shown = article_ids_of(session, view)
+            # What this message shows, stored with "sent" so a later update can mark what is new.
+            payload_after = {**(row.payload or {}), "shown_article_ids": sorted(article_ids_of(session, view))}
     except LookupError as exc:
         fail(str(exc), transient=False)
         return
@@ -223,16 +221,14 @@ def _deliver_one(
             blocked_webhooks[webhook] = clock() + timedelta(seconds=exc.retry_after)
         return
 
-    accepted_at = time.perf_counter()
     if hooks.after_send is not None:
         hooks.after_send(delivery)
     with db.session() as session:
-        record_sent(session, delivery.id, clock(), sent.response)
-        _remember_shown(session, delivery.id, shown)
-    window = time.perf_counter() - accepted_at
+        record_sent(session, delivery.id, clock(), sent.response, payload_after)
+    window = time.perf_counter() - sent.accepted_at
     summary.max_unrecorded_seconds = max(summary.max_unrecorded_seconds, window)
     summary.sent += 1
-    outcome.update(status="sent", response=sent.response)
+    outcome.update(status="sent", response=sent.response, unrecorded_ms=round(window * 1000, 3))
 
 
 def _unsendable(
@@ -268,12 +264,3 @@ def _send(
         return send_email(settings.smtp, message, config.email)
     assert config.slack_webhook is not None
     return post_to_slack(config.slack_webhook.get_secret_value(), render_slack(view))
-
-
-def _remember_shown(session: Session, delivery_id: int, article_ids: list[int]) -> None:
-    payload = dict(session.scalar(select(Delivery.payload).where(Delivery.id == delivery_id)) or {})
-    payload["shown_article_ids"] = sorted(article_ids)
-    session.execute(
-        update(Delivery).where(Delivery.id == delivery_id).values(payload=payload)
-        .execution_options(synchronize_session=False)
-    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import getaddresses
@@ -70,12 +71,14 @@ def send_email(config: SmtpConfig, message: EmailMessage, recipients: list[str])
                 transient=transient_refusal, response="; ".join(refused),
             )
         code, text = client.data(message.as_bytes(policy=SMTP))
+        accepted_at = time.perf_counter()
         if code != 250:
             raise _classify(code, text, "message refused")
         response = _code_text(code, text)
         if refused:
             response += " (refused: " + "; ".join(refused) + ")"
-        return Sent(response=response)
+        # QUIT follows in `finally`; the duplicate window has already begun.
+        return Sent(response=response, accepted_at=accepted_at)
     except SendError:
         raise
     except smtplib.SMTPAuthenticationError as exc:

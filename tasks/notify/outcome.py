@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 
 class SendError(Exception):
@@ -28,6 +29,8 @@ class SendError(Exception):
 
 @dataclass(frozen=True)
 class Sent:
-    """What the provider answered when it accepted the message."""
+    """What the provider answered when it accepted the message, and when (perf_counter):
+    from that instant until ``sent`` is committed, a crash means a duplicate."""
 
     response: str
+    accepted_at: float = field(default_factory=time.perf_counter)
