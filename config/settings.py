@@ -277,6 +277,9 @@ def _describe(error: ValidationError, source: str) -> str:
     if first["type"] == "extra_forbidden":
         message = "is not a known setting"
     extra = f" (and {len(error.errors()) - 1} more problem(s))" if len(error.errors()) > 1 else ""
+    env_name = ENV_PREFIX + "__".join(str(x) for x in first["loc"] if not isinstance(x, int)).upper()
+    if env_name in os.environ:
+        source = f"{source} (overridden by {env_name})"
     return f"{source}: {key}: {message}{extra}"
 
 
