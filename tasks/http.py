@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
+import io
 import ipaddress
 import socket
 import ssl
@@ -462,6 +464,12 @@ def _guarded_transport(
     return transport
 
 
+@functools.cache
+def _public_ca_context() -> ssl.SSLContext:
+    """certifi's CAs, loaded once per process (loading takes tens of milliseconds)."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 # --- per-host politeness -------------------------------------------------------------------
 
 
@@ -532,13 +540,15 @@ class _BoundedDecoder:
         elif encoding not in ("", "identity"):
             raise _UnsupportedEncoding(encoding)
 
-    def feed(self, data: bytes) -> bytes:
+    def feed(self, data: bytes, sink: io.BytesIO) -> None:
         if self._z is None:
-            return self._count(data)
-        pieces = []
+            sink.write(self._count(data))
+            return
         while data:
+            # Small steps: one step of a bomb must not inflate more than _CHUNK at once.
+            step = min(self._limit - self._total + 1, _CHUNK)
             try:
-                out = self._z.decompress(data, self._limit - self._total + 1)
+                out = self._z.decompress(data, step)
             except zlib.error:
                 # "deflate" servers often send raw deflate without the zlib header.
                 if self._encoding == "deflate" and self._total == 0 and self._raw_fallback:
@@ -547,12 +557,12 @@ class _BoundedDecoder:
                     continue
                 raise
             self._raw_fallback = False
-            pieces.append(self._count(out))
+            sink.write(self._count(out))
             data = self._z.unconsumed_tail
-        return b"".join(pieces)
 
-    def finish(self) -> bytes:
-        return self._count(self._z.flush()) if self._z is not None else b""
+    def finish(self, sink: io.BytesIO) -> None:
+        if self._z is not None:
+            sink.write(self._count(self._z.flush()))
 
     def _count(self, out: bytes) -> bytes:
         self._total += len(out)
@@ -569,14 +579,14 @@ def _read_body(response: httpx.Response, limit: int) -> bytes:
     encoding = response.headers.get("content-encoding", "").strip().lower()
     decoder = _BoundedDecoder(encoding, limit)
     raw_total = 0
-    pieces: list[bytes] = []
+    sink = io.BytesIO()  # getvalue() hands over its buffer without a copy
     for chunk in response.iter_raw(_CHUNK):
         raw_total += len(chunk)
         if raw_total > limit:
             raise _TooLarge
-        pieces.append(decoder.feed(chunk))
-    pieces.append(decoder.finish())
-    return b"".join(pieces)
+        decoder.feed(chunk, sink)
+    decoder.finish(sink)
+    return sink.getvalue()
 
 
 def _sniff(response: httpx.Response) -> bytes:
@@ -740,7 +750,7 @@ class Fetcher:
             transport=_guarded_transport(
                 _GuardedBackend(self._guard, self._deadline),
                 limits,
-                verify or httpx.create_ssl_context(trust_env=False),
+                verify or _public_ca_context(),
             ),
             follow_redirects=False,
             trust_env=False,  # an environment proxy would bypass the address guard
