@@ -26,6 +26,8 @@ NUMBER_BOOST = 1.3
 MAX_TERMS = 40
 INDEX_TERMS = 20
 MIN_TERM_LENGTH = 2
+# Opening lines shorter than this are bylines or datelines, not the lead.
+MIN_LEAD_LINE_WORDS = 10
 
 _STOPWORD_TEXT = """
     a about above after again against ago all almost along also although always am among an and
@@ -120,13 +122,22 @@ def _scan(text: str, weight: float, counts: dict[str, float], names: set[str], s
 
 
 def lead_of(text: str | None, lead_words: int = LEAD_WORDS) -> str:
-    """The first ``lead_words`` words of a body, with their punctuation."""
+    """The first ``lead_words`` words of a body's prose, with their punctuation.
+
+    Short opening lines (bylines, datelines, "Updated 2 hours ago", "Advertisement") are
+    skipped: they name the outlet's staff, not the event, and differ between copies.
+    """
     if not text:
         return ""
-    matches = list(_TERM_WORD.finditer(text, 0))
+    lines = text.splitlines()
+    start = 0
+    while start < len(lines) and len(_TERM_WORD.findall(lines[start])) < MIN_LEAD_LINE_WORDS:
+        start += 1
+    prose = "\n".join(lines[start:]) if start < len(lines) else text
+    matches = list(_TERM_WORD.finditer(prose))
     if len(matches) <= lead_words:
-        return text
-    return text[: matches[lead_words - 1].end()]
+        return prose
+    return prose[: matches[lead_words - 1].end()]
 
 
 def story_terms(title: str | None, text: str | None, lead_words: int = LEAD_WORDS) -> dict[str, float]:
