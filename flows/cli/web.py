@@ -1,0 +1,46 @@
+"""``newswatch web``: serve the read-only web app (alerts, stories, topics, feeds, Atom, JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli.common import fail, settings_from
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="The YAML config file.", envvar="NEWSWATCH_CONFIG"),
+]
+
+
+def web_command(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: web.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: web.port, 8080).")] = None,
+) -> None:
+    """Serve the read-only web app: alerts, stories, topics, feeds, Atom feeds and a JSON API."""
+    from flows.web.server import ServeError, exposure_warning, listen_address, serve
+    from storage.db import DatabaseNotReady
+
+    settings = settings_from(config)
+    try:
+        listen = listen_address(settings, host, port)
+        warning = exposure_warning(settings, listen)
+        if warning:
+            typer.echo(f"newswatch: warning: {warning}", err=True)
+        typer.echo(f"newswatch web: serving on {listen.url} (Ctrl-C to stop)", err=True)
+        serve(settings, listen)
+    except (ServeError, DatabaseNotReady) as exc:
+        fail(str(exc))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``web`` to the ``newswatch`` app."""
+    app.command("web")(web_command)
+
+
+def standalone() -> None:
+    """``python -m flows.web``: the web command on its own."""
+    typer.run(web_command)

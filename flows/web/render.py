@@ -1,0 +1,126 @@
+"""Safe rendering helpers: every piece of feed text is escaped before it reaches a page.
+
+Highlighting never inserts feed text as HTML: the text is cut into pieces, each piece is
+escaped, and only our own ``<mark>`` tags are placed between escaped pieces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from markupsafe import Markup, escape
+
+# Characters XML 1.0 forbids; feed text may carry them and they would break the Atom feed.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+def safe_href(url: str | None) -> str | None:
+    """The URL if it is an http(s) link, else None: other schemes never become links."""
+    if not url:
+        return None
+    text = url.strip()
+    if any(ord(c) < 0x20 or c.isspace() for c in text):
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return text
+
+
+def xml_text(value: Any) -> str:
+    """Text that is legal in an XML document (escaping is the XML writer's job)."""
+    return _XML_INVALID.sub("", "" if value is None else str(value))
+
+
+def when(value: datetime | None) -> str:
+    """A timestamp as people read it: 2026-11-28 17:08 UTC."""
+    if value is None:
+        return "–"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def from_iso(value: str | None) -> datetime | None:
+    """A timestamp of the JSON shapes (``…Z``) back to a datetime, for display."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def path_segment(value: Any) -> str:
+    """A value made safe to sit in one URL path segment."""
+    return quote(str(value), safe="")
+
+
+def iso_attr(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else ""
+
+
+def term_patterns(evidence: dict[str, Any]) -> list[re.Pattern[str]]:
+    """Patterns for what to mark in an evidence text.
+
+    ``words`` (the exact words that matched) when the matcher recorded them, else the
+    query ``terms``: ``=US`` is a case-sensitive exact word, ``meet*`` a prefix.
+    """
+    patterns: list[re.Pattern[str]] = []
+    words = [w for w in evidence.get("words") or [] if isinstance(w, str) and w.strip()]
+    if words:
+        for word in words:
+            patterns.append(_word_pattern(word, prefix=False, case_sensitive=True))
+        return patterns
+    for term in evidence.get("terms") or []:
+        if not isinstance(term, str) or not term.strip("=* "):
+            continue
+        exact = term.startswith("=")
+        prefix = term.endswith("*")
+        patterns.append(_word_pattern(term.strip("=*").strip(), prefix=prefix, case_sensitive=exact))
+    return patterns
+
+
+def _word_pattern(text: str, *, prefix: bool, case_sensitive: bool) -> re.Pattern[str]:
+    # Spaces in a phrase match any run of whitespace; word edges only where the term
+    # itself starts or ends with a word character (so "U.S." still matches).
+    body = r"\s+".join(re.escape(part) for part in text.split())
+    left = r"(?<!\w)" if _WORD.match(text[:1]) else ""
+    right = r"\w*" if prefix else (r"(?!\w)" if _WORD.match(text[-1:]) else "")
+    return re.compile(left + body + right, 0 if case_sensitive else re.IGNORECASE)
+
+
+def marked_spans(text: str, patterns: Iterable[re.Pattern[str]]) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) spans of ``text`` matched by any pattern, in order."""
+    spans = sorted({m.span() for p in patterns for m in p.finditer(text) if m.end() > m.start()})
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlight(text: Any, evidence: dict[str, Any]) -> Markup:
+    """``text`` escaped, with the evidence's matched terms wrapped in ``<mark>``."""
+    value = "" if text is None else str(text)
+    out: list[str] = []
+    position = 0
+    for start, end in marked_spans(value, term_patterns(evidence)):
+        out.append(str(escape(value[position:start])))
+        out.append(f"<mark>{escape(value[start:end])}</mark>")
+        position = end
+    out.append(str(escape(value[position:])))
+    return Markup("".join(out))
+
+
+def outlet(article: Any) -> str:
+    """Who published an article: the site's own name, else the first feed's name or URL."""
+    if article.site_name:
+        return str(article.site_name)
+    for source in article.sources:
+        if source.feed is not None:
+            return source.feed.name or urlsplit(source.feed.url).hostname or source.feed.url
+    return urlsplit(article.url).hostname or article.url
