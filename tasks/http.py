@@ -576,8 +576,11 @@ def _read_body(response: httpx.Response, limit: int) -> bytes:
     declared = response.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > limit:
         raise _TooLarge
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    decoder = _BoundedDecoder(encoding, limit)
+    codings = [c.strip() for c in response.headers.get("content-encoding", "").lower().split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if len(codings) > 1:  # stacked encodings ("gzip, gzip") are legal but unseen in the wild
+        raise _UnsupportedEncoding(", ".join(codings))
+    decoder = _BoundedDecoder(codings[0] if codings else "", limit)
     raw_total = 0
     sink = io.BytesIO()  # getvalue() hands over its buffer without a copy
     for chunk in response.iter_raw(_CHUNK):
@@ -658,6 +661,13 @@ def _headers(response: httpx.Response) -> dict[str, str]:
     for name, value in response.headers.multi_items():
         merged[name] = f"{merged[name]}, {value}" if name in merged else value
     return merged
+
+
+def _forget_response(result: FetchResult) -> None:
+    result.http_status = result.content_type = result.charset = None
+    result.etag = result.last_modified = result.remote_address = None
+    result.retry_after_seconds = None
+    result.headers = {}
 
 
 def _peer_address(response: httpx.Response) -> str | None:
@@ -796,7 +806,7 @@ class Fetcher:
         except _Refusal as refusal:
             result.outcome, result.status, result.soft_failure = REJECTED, refusal.status, False
         result.elapsed_ms = int(round((self._clock() - started) * 1000))
-        if result.outcome not in (OK,):
+        if result.outcome != OK:
             result.body = None
         return result
 
@@ -862,17 +872,13 @@ class Fetcher:
             write=min(policy.timeout_seconds, budget),
             pool=budget,
         )
+        _forget_response(result)  # a failed hop must not report the previous hop's response
         request = self._client.build_request("GET", target.url, headers=headers, timeout=timeout)
-        counted = False
+        self._count(+1)
         try:
-            with self._count_lock:
-                self._request_count += 1
-                counted = True
             response = self._client.send(request, stream=True)
         except AddressRefused as refused:  # DNS changed since the check: nothing was sent
-            if counted:
-                with self._count_lock:
-                    self._request_count -= 1
+            self._count(-1)
             raise _Refusal(str(refused)) from None
         except (httpx.HTTPError, httpcore.TimeoutException, OSError) as exc:
             result.outcome, result.status, result.soft_failure = classify_exception(exc)
@@ -884,6 +890,10 @@ class Fetcher:
             return None
         finally:
             response.close()
+
+    def _count(self, step: int) -> None:
+        with self._count_lock:
+            self._request_count += step
 
     def _read_response(self, response: httpx.Response, result: FetchResult) -> str | None:
         code = response.status_code

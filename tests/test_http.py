@@ -180,6 +180,8 @@ def test_gzip_bomb_stops_at_the_cap_quickly_with_bounded_memory(site: LocalSite)
         ("gzip", lambda data: zlib.compress(data, wbits=16 + zlib.MAX_WBITS)),
         ("deflate", zlib.compress),  # zlib-wrapped, as the RFC says
         ("deflate", lambda data: zlib.compress(data, wbits=-zlib.MAX_WBITS)),  # raw, as IIS sends
+        ("identity", lambda data: data),
+        ("GZIP, identity", lambda data: zlib.compress(data, wbits=16 + zlib.MAX_WBITS)),
     ],
 )
 def test_compressed_bodies_are_decoded(site: LocalSite, encoding, encode) -> None:
@@ -652,3 +654,12 @@ def test_ipv6_loopback_is_refused_unless_listed() -> None:
     assert (allowed.outcome, allowed.body, allowed.remote_address) == ("ok", b"v6", "::1")
     assert (refused.outcome, refused.status) == ("rejected", "refused: private address ::1")
     assert six.paths() == ["/feed"]
+
+
+def test_a_failed_redirect_hop_does_not_report_the_redirect_response(site: LocalSite) -> None:
+    site.route("/feed", status=302, headers={"Location": "/gone", "ETag": '"redirect"'})
+    site.route("/gone", raw=b"")  # hangs up without a response
+    result = fetch_one(site, "/feed")
+    assert (result.outcome, result.status) == ("transient", "connection error")
+    assert result.final_url == site.url("/gone")
+    assert result.etag is None and result.headers == {}
