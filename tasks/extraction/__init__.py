@@ -1,0 +1,1 @@
+"""Article extraction (trafilatura) with feed fallbacks, bounded in worker processes."""

@@ -1,0 +1,357 @@
+"""Bounded extraction in worker processes.
+
+Each worker runs one extraction at a time under a SIGALRM timer; a worker that overruns the
+timer by more than a grace period (stuck in C code), or dies, is killed and replaced. The
+dispatcher knows which item each worker holds, so a crash or a hang costs exactly that item
+(it gets a feed-fallback result with an error) and no other item is lost or run twice.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, TypeVar
+
+from tasks.extraction.article import Extracted, ExtractionInput, extract_article, fallback_result
+
+logger = logging.getLogger(__name__)
+
+K = TypeVar("K")
+ExtractFn = Callable[[ExtractionInput], Extracted]
+
+# Imported once in the fork server, so each worker starts as a cheap fork with trafilatura loaded.
+_PRELOAD = ["tasks.extraction.article"]
+_MAX_SEND_ATTEMPTS = 3
+_MAX_STARTUP_FAILURES = 3
+
+
+class _ExtractionTimeout(BaseException):
+    """Raised by SIGALRM inside a worker. BaseException so no `except Exception` swallows it."""
+
+
+def _raise_timeout(signum: int, frame: Any) -> None:
+    raise _ExtractionTimeout
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def _run_bounded(extract_fn: ExtractFn, inp: ExtractionInput, timeout: float) -> Extracted:
+    use_alarm = hasattr(signal, "setitimer")
+    try:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            return extract_fn(inp)
+        finally:
+            if use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+    except _ExtractionTimeout:
+        return fallback_result(inp, f"extraction timed out after {_seconds(timeout)} s")
+    except Exception as exc:
+        return fallback_result(inp, f"extraction failed: {type(exc).__name__}: {exc}")
+
+
+def _worker_main(conn: Connection, extract_fn: ExtractFn, timeout: float) -> None:
+    """Loop in a worker process: receive (job id, input), send back (job id, result)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if hasattr(signal, "SIGALRM"):
+        signal.signal(signal.SIGALRM, _raise_timeout)
+    # Nobody configures logging here: keep trafilatura's per-page complaints off stderr.
+    for name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        job_id, inp = message
+        result = _run_bounded(extract_fn, inp, timeout)
+        try:
+            conn.send((job_id, result))
+        except (OSError, ValueError):
+            return
+
+
+@dataclass
+class _Job:
+    job_id: int
+    inp: ExtractionInput
+    future: concurrent.futures.Future[Extracted]
+    send_attempts: int = 0
+
+
+class _Worker:
+    def __init__(self, context: Any, extract_fn: ExtractFn, timeout: float) -> None:
+        parent_conn, child_conn = context.Pipe(duplex=True)
+        self.conn: Connection = parent_conn
+        self.process = context.Process(
+            target=_worker_main,
+            args=(child_conn, extract_fn, timeout),
+            name="newswatch-extractor",
+            daemon=True,
+        )
+        self.process.start()
+        child_conn.close()
+        self.job: _Job | None = None
+        self.deadline = 0.0
+        self.completed = 0
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.process.kill()
+        else:
+            with contextlib.suppress(OSError, ValueError):
+                self.conn.send(None)
+        self.process.join(timeout=2.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=2.0)
+        self.conn.close()
+
+
+def _default_context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+class ExtractorPool:
+    """Extraction in ``workers`` processes, each item bounded by ``timeout_seconds``.
+
+    Futures from ``submit`` always resolve to an ``Extracted`` (never an exception): a
+    timed-out, crashed or failed extraction yields the feed fallback with ``error`` set.
+    ``extract_fn`` (a module-level function, for pickling) replaces ``extract_article``,
+    e.g. in tests. A worker still busy ``kill_grace_seconds`` after its timer is killed.
+    Safe to use from a process that runs threads (fork server or spawn, never plain fork).
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        timeout_seconds: float = 30.0,
+        *,
+        extract_fn: ExtractFn = extract_article,
+        max_in_flight: int | None = None,
+        kill_grace_seconds: float | None = None,
+        mp_context: Any = None,
+    ) -> None:
+        if timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be positive")
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.timeout_seconds = timeout_seconds
+        self.kill_grace_seconds = (
+            kill_grace_seconds if kill_grace_seconds is not None else max(1.0, timeout_seconds / 4)
+        )
+        self.max_in_flight = max_in_flight or self.workers * 2
+        self._extract_fn = extract_fn
+        self._context = mp_context or _default_context()
+        self._lock = threading.Lock()
+        self._pending: deque[_Job] = deque()
+        self._job_ids = itertools.count()
+        self._closing = False
+        self._closed = False
+        self._failure: str | None = None
+        self._startup_failures = 0
+        self.restarts = 0  # workers replaced after a crash or a hang (for summaries and tests)
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        self._workers = [self._new_worker() for _ in range(self.workers)]
+        self._thread = threading.Thread(
+            target=self._dispatch_loop, name="newswatch-extractor-dispatch", daemon=True
+        )
+        self._thread.start()
+
+    # -- public API ---------------------------------------------------------------------
+
+    def submit(self, inp: ExtractionInput) -> concurrent.futures.Future[Extracted]:
+        future: concurrent.futures.Future[Extracted] = concurrent.futures.Future()
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("ExtractorPool is closed")
+            if self._failure is None:
+                self._pending.append(_Job(next(self._job_ids), inp, future))
+                self._wake()
+                return future
+        future.set_result(fallback_result(inp, f"extractor pool failed: {self._failure}"))
+        return future
+
+    def map_unordered(
+        self, inputs: Iterable[tuple[K, ExtractionInput]]
+    ) -> Iterator[tuple[K, Extracted]]:
+        """Yield (key, result) as results arrive, with at most max_in_flight submitted."""
+        source = iter(inputs)
+        in_flight: dict[concurrent.futures.Future[Extracted], K] = {}
+        exhausted = False
+        while True:
+            while not exhausted and len(in_flight) < self.max_in_flight:
+                try:
+                    key, inp = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                in_flight[self.submit(inp)] = key
+            if not in_flight:
+                return
+            done, _ = concurrent.futures.wait(
+                in_flight, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in done:
+                yield in_flight.pop(future), future.result()
+
+    def close(self) -> None:
+        """Finish the items already submitted, then stop the workers."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closing = True
+            self._wake()
+        self._thread.join()
+        with self._lock:
+            self._closed = True
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    def __enter__(self) -> ExtractorPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- dispatcher (runs in its own thread) ---------------------------------------------
+
+    def _new_worker(self) -> _Worker:
+        return _Worker(self._context, self._extract_fn, self.timeout_seconds)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # a full pipe already means "wake up"
+            os.write(self._wake_write, b"x")
+
+    def _dispatch_loop(self) -> None:
+        try:
+            while self._dispatch_once():
+                pass
+        except BaseException as exc:  # never leave a future unresolved
+            logger.exception("extractor pool dispatcher failed")
+            self._fail_everything(f"{type(exc).__name__}: {exc}")
+        finally:
+            for worker in self._workers:
+                worker.stop(kill=worker.job is not None)
+
+    def _dispatch_once(self) -> bool:
+        """One round: hand out work, wait for an event, handle it. False when finished."""
+        self._assign_pending()
+        busy = [worker for worker in self._workers if worker.job is not None]
+        with self._lock:
+            if self._closing and not self._pending and not busy:
+                return False
+        now = time.monotonic()
+        timeout = min((worker.deadline - now for worker in busy), default=None)
+        waitables: list[Any] = [self._wake_read]
+        waitables += [worker.conn for worker in busy]
+        waitables += [worker.process.sentinel for worker in self._workers]
+        ready = set(wait(waitables, timeout=max(0.0, timeout) if timeout is not None else None))
+        if self._wake_read in ready:
+            os.read(self._wake_read, 4096)
+        for index, worker in enumerate(self._workers):
+            if worker.job is not None and worker.conn in ready:
+                self._receive(index, worker)
+            elif worker.process.sentinel in ready:
+                self._replace(index, worker, "extraction worker crashed (exit code "
+                              f"{worker.process.exitcode})")
+        now = time.monotonic()
+        for index, worker in enumerate(self._workers):
+            if worker.job is not None and now >= worker.deadline:
+                self._replace(index, worker, "extraction timed out after "
+                              f"{_seconds(self.timeout_seconds)} s (worker killed)", kill=True)
+        return True
+
+    def _assign_pending(self) -> None:
+        for worker in self._workers:
+            if worker.job is not None:
+                continue
+            with self._lock:
+                if not self._pending:
+                    return
+                job = self._pending.popleft()
+            if not job.future.set_running_or_notify_cancel():
+                continue  # cancelled by the caller before it started
+            self._send(worker, job)
+
+    def _send(self, worker: _Worker, job: _Job) -> None:
+        job.send_attempts += 1
+        try:
+            worker.conn.send((job.job_id, job.inp))
+        except (OSError, ValueError):
+            # The worker died before taking the job: the job is innocent, requeue it
+            # (bounded, in case it is the input that cannot be sent).
+            if job.send_attempts < _MAX_SEND_ATTEMPTS:
+                with self._lock:
+                    self._pending.appendleft(job)
+            else:
+                job.future.set_result(fallback_result(job.inp, "could not hand the page to a worker"))
+            return
+        worker.job = job
+        worker.deadline = time.monotonic() + self.timeout_seconds + self.kill_grace_seconds
+
+    def _receive(self, index: int, worker: _Worker) -> None:
+        try:
+            job_id, result = worker.conn.recv()
+        except (EOFError, OSError):
+            worker.process.join(timeout=1.0)
+            self._replace(index, worker, "extraction worker crashed (exit code "
+                          f"{worker.process.exitcode})")
+            return
+        job = worker.job
+        worker.job = None
+        worker.completed += 1
+        self._startup_failures = 0
+        if job is not None and job.job_id == job_id:
+            job.future.set_result(result)
+
+    def _replace(self, index: int, worker: _Worker, error: str, kill: bool = False) -> None:
+        job = worker.job
+        worker.job = None
+        worker.stop(kill=True)
+        self.restarts += 1
+        if job is None and worker.completed == 0:
+            # Died idle before doing any work: restarting would only loop.
+            self._startup_failures += 1
+            if self._startup_failures >= _MAX_STARTUP_FAILURES:
+                raise RuntimeError(
+                    f"extraction workers die on startup (exit code {worker.process.exitcode}); "
+                    "is the main module missing an `if __name__ == '__main__':` guard?"
+                )
+        if job is not None:
+            job.future.set_result(fallback_result(job.inp, error))
+            logger.warning("%s: %s", error, job.inp.url)
+        self._workers[index] = self._new_worker()
+
+    def _fail_everything(self, reason: str) -> None:
+        with self._lock:
+            self._failure = reason
+            jobs = list(self._pending)
+            self._pending.clear()
+        jobs += [worker.job for worker in self._workers if worker.job is not None]
+        for job in jobs:
+            if job.future.done():
+                continue
+            if job.future.running() or job.future.set_running_or_notify_cancel():
+                job.future.set_result(fallback_result(job.inp, f"extractor pool failed: {reason}"))
