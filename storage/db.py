@@ -50,6 +50,8 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN (pysqlite's own handling would defer it).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets readers (the CLI, the web app) work while a pass writes; the busy timeout
     # makes concurrent writers wait instead of failing with "database is locked".
@@ -60,6 +62,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_immediate(connection: Any) -> None:
+    # Take SQLite's write lock when a transaction starts, not at its first write: a
+    # transaction that read first and writes later would otherwise fail at once with
+    # "database is locked" when another connection wrote in between (WAL snapshots).
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
@@ -67,6 +76,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

@@ -30,3 +30,19 @@ def for_claim(statement: Select[Any], session: Session) -> Select[Any]:
     if session.get_bind().dialect.name == "postgresql":
         return statement.with_for_update(skip_locked=True)
     return statement
+
+
+ANALYSIS_LOCK = 7_310_001  # an arbitrary, fixed advisory-lock key
+
+
+def serialize_analysis(session: Session) -> None:
+    """Let one transaction at a time cluster articles into stories, across all workers.
+
+    Two workers that each start a story for two copies of the same article would split
+    it; PostgreSQL serialises them on an advisory lock held until commit. SQLite
+    transactions already take the write lock when they begin (see storage.db).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ANALYSIS_LOCK})

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import FeedConfig
+from storage.dialect import insert_ignore
 from storage.models import Feed, FeedFetch
 
 HARD_FAILURE = 1.0
@@ -57,15 +58,18 @@ class FetchRecord:
 def sync_feeds(session: Session, feeds: list[FeedConfig], now: datetime) -> list[Feed]:
     """Make the feed table match the config: add new feeds, reactivate, deactivate removed."""
     wanted = {f.url: f for f in feeds}
+    # Idempotent: several workers starting a pass at once may all add the same feeds.
+    insert_ignore(
+        session, Feed.__table__,
+        [{"url": url, "name": c.name, "active": True, "created_at": now} for url, c in wanted.items()],
+        ["url"],
+    )
     existing = {f.url: f for f in session.scalars(select(Feed))}
     for url, config in wanted.items():
-        feed = existing.get(url)
-        if feed is None:
-            session.add(Feed(url=url, name=config.name, active=True, created_at=now))
-        else:
-            feed.active = True
-            if config.name and feed.name != config.name:
-                feed.name = config.name
+        feed = existing[url]
+        feed.active = True
+        if config.name and feed.name != config.name:
+            feed.name = config.name
     for url, feed in existing.items():
         if url not in wanted and feed.active:
             feed.active = False

@@ -31,6 +31,7 @@ from storage.articles import (
     store_result,
 )
 from storage.clock import utcnow
+from storage.dialect import serialize_analysis
 from storage.feeds import FeedToPoll, FetchRecord, due_feeds, record_fetch, sync_feeds
 from storage.models import Article
 from tasks import resources
@@ -65,8 +66,18 @@ class StageSummary:
 
 # Feeds -------------------------------------------------------------------------------
 
-def prepare_pass(settings: Settings, *, force: bool = False) -> list[FeedToPoll]:
-    """Sync the configured feeds into the database and return those due this pass."""
+def in_shard(url: str, shard_index: int, shard_count: int) -> bool:
+    """A stable split of the feeds over ``shard_count`` workers (the same on every machine)."""
+    if shard_count <= 1:
+        return True
+    return int(hashlib.sha1(url.encode("utf-8")).hexdigest()[:8], 16) % shard_count == shard_index
+
+
+def prepare_pass(
+    settings: Settings, *, force: bool = False, shard_index: int = 0, shard_count: int = 1
+) -> list[FeedToPoll]:
+    """Sync the configured feeds into the database and return those due this pass
+    (this shard's share of them when the pass is split over several workers)."""
     db = resources.database(settings)
     now = utcnow()
     with db.session() as session:
@@ -75,7 +86,8 @@ def prepare_pass(settings: Settings, *, force: bool = False) -> list[FeedToPoll]
         if released:
             log.warning("took back %d article claims left by a pass that stopped", released)
     with db.session() as session:
-        return due_feeds(session, now, force=force)
+        due = due_feeds(session, now, force=force)
+    return [feed for feed in due if in_shard(feed.url, shard_index, shard_count)]
 
 
 def process_is_alive(pid: int) -> bool:
@@ -318,14 +330,19 @@ def _not_html(result: FetchResult) -> FetchResult:
 
 # Analysis ----------------------------------------------------------------------------
 
-def analyse(settings: Settings, *, limit: int = 500) -> StageSummary:
-    """Cluster newly extracted articles into stories, match topics, record alerts."""
+def analyse(settings: Settings, *, limit: int = 200) -> StageSummary:
+    """Cluster newly extracted articles into stories, match topics, record alerts.
+
+    One batch is one transaction, serialised across workers: a story, its alerts and
+    their delivery rows are written together or not at all.
+    """
     from storage.stories import assign_story
 
     summary = StageSummary()
     db = resources.database(settings)
     topics = resources.topic_set(settings)
     with db.session() as session:
+        serialize_analysis(session)
         articles = articles_to_analyse(session, limit)
         for article in articles:
             now = utcnow()
