@@ -210,9 +210,10 @@ def test_corrupt_gzip_is_a_soft_permanent_failure(site: LocalSite) -> None:
 # --- time bounds ----------------------------------------------------------------------------------
 
 
-def test_slow_drip_stops_at_the_overall_deadline(site: LocalSite) -> None:
-    # Each byte arrives well within the read timeout; only the overall deadline can stop this.
-    site.drip("/drip", b"x" * 100, bytes_per_second=10)
+@pytest.mark.parametrize("bytes_per_second", [10, 1])
+def test_slow_drip_stops_at_the_overall_deadline(site: LocalSite, bytes_per_second: int) -> None:
+    # At 10 B/s each byte arrives well within the read timeout: only the deadline stops it.
+    site.drip("/drip", b"x" * 100, bytes_per_second=bytes_per_second)
     started = time.monotonic()
     result = fetch_one(site, "/drip", timeout_seconds=0.6)
     took = time.monotonic() - started
@@ -654,6 +655,17 @@ def test_ipv6_loopback_is_refused_unless_listed() -> None:
     assert (allowed.outcome, allowed.body, allowed.remote_address) == ("ok", b"v6", "::1")
     assert (refused.outcome, refused.status) == ("rejected", "refused: private address ::1")
     assert six.paths() == ["/feed"]
+
+
+def test_local_site_serves_a_folder(site: LocalSite, tmp_path) -> None:
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "world.xml").write_bytes(b"<rss/>")
+    (tmp_path / "page.html").write_bytes(b"<html></html>")
+    assert site.files("/static", tmp_path) == ["/static/feeds/world.xml", "/static/page.html"]
+    page = fetch_one(site, "/static/page.html")
+    feed = fetch_one(site, "/static/feeds/world.xml")
+    assert (page.body, page.content_type) == (b"<html></html>", "text/html")
+    assert (feed.body, feed.content_type) == (b"<rss/>", "text/xml")
 
 
 def test_a_failed_redirect_hop_does_not_report_the_redirect_response(site: LocalSite) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip as gzip_module
+import mimetypes
 import socket
 import ssl
 import struct
@@ -30,6 +31,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -101,7 +103,6 @@ def tls_contexts(*hostnames: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     import datetime
     import ipaddress
     import tempfile
-    from pathlib import Path
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -153,6 +154,15 @@ def tls_contexts(*hostnames: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
         server.load_cert_chain(cert_file, key_file)
     client = ssl.create_default_context(cadata=ca_cert.public_bytes(pem).decode("ascii"))
     return server, client
+
+
+_FEED_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
+_TYPES = mimetypes.MimeTypes()  # Python's own table only: the same on every machine
+
+
+def _content_type(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return _FEED_TYPES.get(suffix) or _TYPES.guess_type(name)[0] or "application/octet-stream"
 
 
 class LocalSite:
@@ -280,6 +290,17 @@ class LocalSite:
     def slow(self, path: str, delay: float, body: bytes | str = b"ok", **reply: object) -> None:
         """Wait ``delay`` seconds before answering."""
         self.route(path, body, delay=delay, **reply)
+
+    def files(self, prefix: str, folder: str | Path) -> list[str]:
+        """Serve every file under ``folder`` at ``prefix`` + its relative path (content type
+        guessed from the name); returns the paths routed."""
+        root = Path(folder)
+        routed = []
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            path = prefix.rstrip("/") + "/" + file.relative_to(root).as_posix()
+            self.route(path, file.read_bytes(), content_type=_content_type(file.name))
+            routed.append(path)
+        return routed
 
     # the log -----------------------------------------------------------------------------
 
