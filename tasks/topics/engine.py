@@ -7,8 +7,9 @@ matching many topics costs little more than matching one.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tasks.topics.model import Document
 from tasks.topics.query import And, AnyOf, InField, Near, Node, Not, Or, Sentence, Term, WordPattern
@@ -17,22 +18,26 @@ from tasks.topics.text import FieldText
 SNIPPET_LIMIT = 400  # longest sentence quoted as evidence; longer ones are cut around the match
 
 
-@dataclass(frozen=True)
-class Hit:
-    """Where a query part matched: a field, word spans (start, end exclusive) and the terms."""
+class Hit(NamedTuple):
+    """Where a query part matched: a field, word spans (start, end exclusive) and the terms.
+
+    A tuple, not a dataclass: documents dense with topic words produce thousands of these.
+    """
 
     field: str  # "title" or "body" (the lead is part of the body)
+    first: int  # first word position
+    last: int  # one past the last word position
     spans: tuple[tuple[int, int], ...]
     terms: tuple[str, ...]
     in_lead: bool = False
 
-    @property
-    def first(self) -> int:
-        return min(s for s, _ in self.spans)
 
-    @property
-    def last(self) -> int:
-        return max(e for _, e in self.spans)
+def joined(field: str, parts: list[Hit] | tuple[Hit, ...], in_lead: bool) -> Hit:
+    spans = tuple(s for hit in parts for s in hit.spans)
+    return Hit(
+        field, min(h.first for h in parts), max(h.last for h in parts), spans,
+        tuple(t for hit in parts for t in hit.terms), in_lead,
+    )
 
 
 @dataclass(frozen=True)
@@ -57,35 +62,36 @@ def narrow(outer: str, inner: str) -> str | None:
 class DocumentIndex:
     """One document, split and indexed, with a per-document cache of term places."""
 
-    def __init__(self, doc: Document, prefix_lengths: frozenset[int] = frozenset()) -> None:
+    def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.fields = {
             "title": FieldText.build("title", doc.title or ""),
             "body": FieldText.build("body", doc.body or ""),
         }
-        self._lead_end = self.fields["body"].lead_end()
+        self._lead: int | None = None
         self._terms: dict[tuple[str, str], list[tuple[int, int]]] = {}
-        self._prefix_lengths = prefix_lengths
-        self._prefixes: dict[str, dict[str, list[int]]] = {}
+        self._results: dict[tuple[int, str], Result] = {}
+        self._groups: dict[tuple[str, str], Result] = {}
+        self._body_sentences = self.fields["body"].sentence_of
+
+
+    @property
+    def lead_end(self) -> int:
+        if self._lead is None:
+            self._lead = self.fields["body"].lead_end()
+        return self._lead
 
     # Words and terms ------------------------------------------------------------------
 
     def _prefix_positions(self, field: FieldText, prefix: str) -> list[int]:
-        table = self._prefixes.get(field.name)
-        if table is None:
-            # One pass over the document's vocabulary serves every prefix of every topic.
-            table = {}
-            lengths = self._prefix_lengths
-            for word, positions in field.index.items():
-                for length in lengths if lengths else range(3, len(word) + 1):
-                    if length <= len(word):
-                        table.setdefault(word[:length], []).extend(positions)
-            self._prefixes[field.name] = table
-        found = table.get(prefix)
-        if found is None and len(prefix) not in self._prefix_lengths:
-            found = sorted(p for w, ps in field.index.items() if w.startswith(prefix) for p in ps)
-            table[prefix] = found
-        return found or []
+        candidates = field.first_letters.get(prefix[:3])
+        if not candidates:
+            return []
+        found: list[int] = []
+        for word in candidates:
+            if word.startswith(prefix):
+                found.extend(field.index[word])
+        return found
 
     @staticmethod
     def _case_ok(pattern: WordPattern, word: str) -> bool:
@@ -141,13 +147,19 @@ class DocumentIndex:
     # Queries --------------------------------------------------------------------------
 
     def evaluate(self, node: Node, scope: str = "any") -> Result:
+        # Rules share groups and sub-queries: each is worked out once per document.
+        key = (id(node), scope)
+        cached = self._results.get(key)
+        if cached is None:
+            cached = self._evaluate(node, scope)
+            self._results[key] = cached
+        return cached
+
+    def _evaluate(self, node: Node, scope: str) -> Result:
         if isinstance(node, Term):
             return self._term(node, scope)
         if isinstance(node, AnyOf):
-            hits: list[Hit] = []
-            for term in node.terms:
-                hits.extend(self._term(term, scope).hits)
-            return Result(bool(hits), tuple(hits))
+            return self._any_of(node, scope)
         if isinstance(node, And):
             hits = []
             for child in node.children:
@@ -178,13 +190,50 @@ class DocumentIndex:
 
     def _term(self, term: Term, scope: str) -> Result:
         hits: list[Hit] = []
+        first_prefix = term.words[0].prefix
+        first = term.first_lower
         for field_name in SCOPES[scope]:
+            field = self.fields[field_name]
+            # The common case: the word is not in this document at all.
+            if first_prefix:
+                if first[:3] not in field.first_letters:
+                    continue
+            elif first not in field.index:
+                continue
             spans = self.term_spans(term, field_name)
             if scope == "lead":
-                spans = [s for s in spans if s[0] < self._lead_end]
+                lead_end = self.lead_end
+                spans = [s for s in spans if s[0] < lead_end]
             lead = field_name == "body" and scope == "lead"
-            hits.extend(Hit(field_name, (span,), (term.key,), lead) for span in spans)
+            key = (term.key,)
+            hits.extend([Hit(field_name, span[0], span[1], (span,), key, lead) for span in spans])
         return Result(bool(hits), tuple(hits))
+
+    def _any_of(self, group: AnyOf, scope: str) -> Result:
+        key = (group.fingerprint, scope)
+        cached = self._groups.get(key)
+        if cached is not None:
+            return cached
+        hits: list[Hit] = []
+        lead_end = self.lead_end if scope == "lead" else None
+        for field_name in SCOPES[scope]:
+            field = self.fields[field_name]
+            # Only the group's terms whose first word occurs in the document are looked at.
+            terms = [t for word in group.first_words & field.index.keys() for t in group.by_first_word[word]]
+            letters = field.first_letters
+            terms += [t for t in group.prefix_terms if t.first_lower[:3] in letters]
+            in_lead = lead_end is not None
+            for term in terms:
+                spans = self.term_spans(term, field_name)
+                if not spans:
+                    continue
+                if lead_end is not None:
+                    spans = [s for s in spans if s[0] < lead_end]
+                terms_key = (term.key,)
+                hits.extend([Hit(field_name, s[0], s[1], (s,), terms_key, in_lead) for s in spans])
+        result = Result(bool(hits), tuple(hits))
+        self._groups[key] = result
+        return result
 
     def _near(self, node: Near, scope: str) -> Result:
         left = self.evaluate(node.left, scope)
@@ -193,14 +242,25 @@ class DocumentIndex:
         right = self.evaluate(node.right, scope)
         if not right.ok:
             return FALSE
+        distance = node.distance
+        by_field: dict[str, tuple[list[int], list[Hit], int]] = {}
+        for field_name in {h.field for h in right.hits}:
+            ordered = sorted((h for h in right.hits if h.field == field_name), key=lambda h: h.first)
+            longest = max(h.last - h.first for h in ordered)
+            by_field[field_name] = ([h.first for h in ordered], ordered, longest)
         hits: list[Hit] = []
         for a in left.hits:
-            for b in right.hits:
-                if a.field != b.field:
-                    continue
+            found = by_field.get(a.field)
+            if found is None:
+                continue
+            firsts, ordered, longest = found
+            # Only right-hand hits that start within reach of this one can be near it.
+            low = bisect_left(firsts, a.first - distance - longest)
+            high = bisect_right(firsts, a.last + distance)
+            for b in ordered[low:high]:
                 gap = max(a.first, b.first) - min(a.last, b.last)
-                if gap <= node.distance:
-                    hits.append(Hit(a.field, a.spans + b.spans, a.terms + b.terms, a.in_lead))
+                if gap <= distance:
+                    hits.append(joined(a.field, (a, b), a.in_lead))
         return Result(bool(hits), tuple(hits))
 
     def _sentence(self, node: Sentence, scope: str) -> Result:
@@ -210,8 +270,14 @@ class DocumentIndex:
             if not result.ok:
                 return FALSE
             places: dict[tuple[str, int], list[Hit]] = {}
+            sentences = self._body_sentences
             for hit in result.hits:
-                places.setdefault(self.sentence_key(hit), []).append(hit)
+                place = ("title", 0) if hit.field == "title" else ("body", sentences[hit.first])
+                found = places.get(place)
+                if found is None:
+                    places[place] = [hit]
+                else:
+                    found.append(hit)
             by_part.append(places)
         common = set(by_part[0])
         for places in by_part[1:]:
@@ -219,9 +285,7 @@ class DocumentIndex:
         hits = []
         for place in sorted(common):
             chosen = [places[place][0] for places in by_part]  # first of each part per sentence
-            spans = tuple(s for hit in chosen for s in hit.spans)
-            terms = tuple(t for hit in chosen for t in hit.terms)
-            hits.append(Hit(place[0], spans, terms, chosen[0].in_lead))
+            hits.append(joined(place[0], chosen, chosen[0].in_lead))
         return Result(bool(hits), tuple(hits))
 
     # Counting and evidence ------------------------------------------------------------
@@ -229,10 +293,11 @@ class DocumentIndex:
     def sentence_key(self, hit: Hit) -> tuple[str, int]:
         if hit.field == "title":
             return ("title", 0)
-        return (hit.field, self.fields[hit.field].sentence_of[hit.first])
+        return ("body", self._body_sentences[hit.first])
 
     def count_sentences(self, hits: tuple[Hit, ...]) -> int:
-        return len({self.sentence_key(hit) for hit in hits})
+        sentences = self._body_sentences
+        return len({-1 if hit.field == "title" else sentences[hit.first] for hit in hits})
 
     def evidence(self, hit: Hit, rule: str, weight: float | None = None) -> dict[str, Any]:
         field = self.fields[hit.field]

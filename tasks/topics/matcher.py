@@ -78,14 +78,6 @@ class TopicSet:
     def __init__(self, topics: list[Topic]) -> None:
         self.topics = topics
         self._by_id = {t.id: t for t in topics}
-        lengths: set[int] = set()
-        for topic in topics:
-            nodes = [r.node for r in topic.rules + topic.exclude] + [w.node for w in topic.weighted_terms]
-            for node in nodes:
-                for term in leaf_terms(node):
-                    if term.words[0].prefix:
-                        lengths.add(len(term.words[0].text))
-        self._prefix_lengths = frozenset(lengths)
 
     def __len__(self) -> int:
         return len(self.topics)
@@ -101,7 +93,7 @@ class TopicSet:
             raise KeyError(f"no topic {topic_id!r} (known: {known})") from None
 
     def index(self, doc: Document) -> DocumentIndex:
-        return DocumentIndex(doc, self._prefix_lengths)
+        return DocumentIndex(doc)
 
     def match(self, doc: Document) -> list[TopicMatch]:
         index = self.index(doc)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from tasks.topics.errors import TopicDefinitionError
 from tasks.topics.text import WORD_PATTERN
@@ -49,9 +50,13 @@ class Term:
     written: str
     position: int = 0
 
-    @property
+    @cached_property
     def key(self) -> str:
         return " ".join(w.describe() for w in self.words)
+
+    @cached_property
+    def first_lower(self) -> str:
+        return self.words[0].text.lower()
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,28 @@ class AnyOf:
 
     name: str
     terms: tuple[Term, ...]
+
+    @cached_property
+    def by_first_word(self) -> dict[str, list[Term]]:
+        """Terms keyed by their first word (lower case), for one set lookup per document."""
+        table: dict[str, list[Term]] = {}
+        for term in self.terms:
+            if not term.words[0].prefix:
+                table.setdefault(term.first_lower, []).append(term)
+        return table
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Same terms, same fingerprint: topics that share a group share its look-ups."""
+        return self.name + "\x00" + "\x00".join(sorted(t.key for t in self.terms))
+
+    @cached_property
+    def first_words(self) -> frozenset[str]:
+        return frozenset(self.by_first_word)
+
+    @cached_property
+    def prefix_terms(self) -> tuple[Term, ...]:
+        return tuple(t for t in self.terms if t.words[0].prefix)
 
 
 @dataclass(frozen=True)
