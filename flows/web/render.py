@@ -103,12 +103,30 @@ def marked_spans(text: str, patterns: Iterable[re.Pattern[str]]) -> list[tuple[i
     return merged
 
 
+def match_window(text: str, evidence: dict[str, Any]) -> tuple[int, int] | None:
+    """Where the rule matched inside the evidence text, when the offsets say so."""
+    start, end, text_start = (evidence.get(k) for k in ("start", "end", "text_start"))
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end, text_start)):
+        return None
+    low, high = start - text_start, end - text_start
+    return (low, high) if 0 <= low < high <= len(text) else None
+
+
 def highlight(text: Any, evidence: dict[str, Any]) -> Markup:
-    """``text`` escaped, with the evidence's matched terms wrapped in ``<mark>``."""
+    """``text`` escaped, with the evidence's matched terms wrapped in ``<mark>``.
+
+    Only occurrences inside the span the rule matched are marked (when the offsets are
+    known and hold any), so a word repeated elsewhere in the sentence stays plain.
+    """
     value = "" if text is None else str(text)
+    spans = marked_spans(value, term_patterns(evidence))
+    window = match_window(value, evidence)
+    if window:
+        inside = [(s, e) for s, e in spans if s >= window[0] and e <= window[1]]
+        spans = inside or spans
     out: list[str] = []
     position = 0
-    for start, end in marked_spans(value, term_patterns(evidence)):
+    for start, end in spans:
         out.append(str(escape(value[position:start])))
         out.append(f"<mark>{escape(value[start:end])}</mark>")
         position = end
