@@ -24,6 +24,8 @@ MIN_TEXT_CHARS = 200
 MAX_HTML_BYTES: int = 5 * 1024 * 1024
 # Page text under this share of the feed's full content means the page was cut (wall, teaser).
 TRUNCATED_RATIO = 0.5
+# A page with less text than this is an empty shell (video, app), not a cut article.
+_TRUNCATION_MIN_PAGE_CHARS = MIN_TEXT_CHARS // 2
 # Page text this long is an article even if the page carries paywall-ish class names.
 _WEAK_PAYWALL_MAX_CHARS = 1500
 
@@ -75,14 +77,16 @@ class _Page:
     error: str | None = None
 
 
-def extract_article(inp: ExtractionInput, *, fast: bool = False) -> Extracted:
+def extract_article(
+    inp: ExtractionInput, *, fast: bool = False, max_html_bytes: int | None = None
+) -> Extracted:
     """Extract the article text and metadata of one page; never raises.
 
     ``fast`` passes trafilatura's fast mode (no fallback extractors): quicker, slightly
-    different output; off by default.
+    different output; off by default. ``max_html_bytes`` overrides MAX_HTML_BYTES.
     """
     try:
-        page = _read_page(inp, fast=fast)
+        page = _read_page(inp, fast=fast, max_bytes=max_html_bytes or MAX_HTML_BYTES)
         return _assemble(inp, page)
     except Exception as exc:  # a bug here must cost one article, not the batch
         return fallback_result(inp, f"extraction failed: {type(exc).__name__}: {exc}")
@@ -101,10 +105,10 @@ def fallback_result(inp: ExtractionInput, error: str | None) -> Extracted:
         )
 
 
-def _read_page(inp: ExtractionInput, *, fast: bool) -> _Page:
+def _read_page(inp: ExtractionInput, *, fast: bool, max_bytes: int) -> _Page:
     if inp.html is None:
         return _Page()
-    html, html_truncated, rejection = _prepare_html(inp.html, inp.charset)
+    html, html_truncated, rejection = _prepare_html(inp.html, inp.charset, max_bytes)
     if rejection:
         return _Page(error=rejection)
     tree = _parse(html)
@@ -123,20 +127,22 @@ def _read_page(inp: ExtractionInput, *, fast: bool) -> _Page:
     return _Page(text=text, metadata=metadata, signals=signals, html_truncated=html_truncated)
 
 
-def _prepare_html(html: bytes | str, charset: str | None) -> tuple[str, bool, str | None]:
-    """(decoded HTML capped at MAX_HTML_BYTES, whether it was cut, rejection reason)."""
+def _prepare_html(
+    html: bytes | str, charset: str | None, max_bytes: int
+) -> tuple[str, bool, str | None]:
+    """(decoded HTML capped at max_bytes, whether it was cut, rejection reason)."""
     if isinstance(html, str):
         rejection = html_rejection_reason(html[:2048].encode("utf-8", "replace"), None)
-        truncated = len(html) > MAX_HTML_BYTES
-        return (html[:MAX_HTML_BYTES] if truncated else html), truncated, rejection
+        truncated = len(html) > max_bytes
+        return (html[:max_bytes] if truncated else html), truncated, rejection
     rejection = html_rejection_reason(html, None)
     if rejection:
         return "", False, rejection
-    truncated = len(html) > MAX_HTML_BYTES
+    truncated = len(html) > max_bytes
     if truncated:
-        html = html[:MAX_HTML_BYTES]
-        last_tag = html.rfind(b"<")
-        html = html[:last_tag] if last_tag > MAX_HTML_BYTES // 2 else html
+        html = html[:max_bytes]
+        last_tag = html.rfind(b"<")  # do not end inside a tag
+        html = html[:last_tag] if last_tag > max_bytes // 2 else html
     text, _encoding = decode_html(html, charset)
     return text, truncated, None
 
@@ -220,7 +226,7 @@ def _flags(page: _Page, method: str, text: str, content_text: str) -> tuple[str,
     signals = page.signals or PageSignals()
     page_teaser = bool(page.text) and has_teaser_ending(page.text)
     truncated = (
-        len(page.text) >= 50
+        len(page.text) >= _TRUNCATION_MIN_PAGE_CHARS
         and len(content_text) >= MIN_TEXT_CHARS
         and len(page.text) < TRUNCATED_RATIO * len(content_text)
     )
