@@ -169,6 +169,10 @@ class ScheduleConfig(_Section):
     deliver_every_minutes: float = Field(5.0, gt=0)
     monitor_cron: str | None = None
     deliver_cron: str | None = None
+    # `newswatch serve` starts a local Prefect server (and its UI) here unless
+    # PREFECT_API_URL names one already.
+    server_host: str = "127.0.0.1"
+    server_port: int = Field(4200, gt=0, lt=65536)
 
 
 class RetentionConfig(_Section):
@@ -284,7 +288,13 @@ def _describe(error: ValidationError, source: str) -> str:
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
-    """Read the YAML file at ``path`` (optional) and the environment into :class:`Settings`."""
+    """Read the YAML file at ``path`` and the environment into :class:`Settings`.
+
+    Without ``path``, the file named by ``NEWSWATCH_CONFIG`` is read, if set (workers and
+    deployments find their config that way).
+    """
+    if path is None and os.environ.get("NEWSWATCH_CONFIG"):
+        path = os.environ["NEWSWATCH_CONFIG"]
     data: dict[str, Any] = {}
     base_dir = Path.cwd()
     source = "configuration"

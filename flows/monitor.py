@@ -21,11 +21,13 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def run_monitor(settings: Settings, *, force: bool = False) -> StageSummary:
+def run_monitor(
+    settings: Settings, *, force: bool = False, shard_index: int = 0, shard_count: int = 1
+) -> StageSummary:
     """The pass's wiring; runs inside the flow (and inside tests' flow harness)."""
     started = time.monotonic()
     summary = StageSummary()
-    feeds = steps.prepare_pass(settings, force)
+    feeds = steps.prepare_pass(settings, force, shard_index, shard_count)
     summary.counts["feeds_due"] = len(feeds)
     polls = [
         steps.poll_feeds.submit(settings, batch, label=f"{i * FEEDS_PER_TASK}-{i * FEEDS_PER_TASK + len(batch)}")
@@ -49,13 +51,21 @@ def run_monitor(settings: Settings, *, force: bool = False) -> StageSummary:
         summary.add(stage)
         if not stage.counts["articles_analysed"]:
             break
+    if settings.retention.keep_articles_days:
+        summary.add(steps.apply_retention(settings))
     summary.counts["seconds"] = round(time.monotonic() - started)
     return summary
 
 
 @flow(name="monitor", log_prints=False, validate_parameters=False)
-def monitor(config_path: str | None = None, force: bool = False) -> dict[str, Any]:
-    """One monitoring pass over the configured feeds."""
+def monitor(
+    config_path: str | None = None, force: bool = False, shard_index: int = 0, shard_count: int = 1
+) -> dict[str, Any]:
+    """One monitoring pass over the configured feeds (or one shard of them).
+
+    Shards split the feeds by a stable hash; articles and analysis are shared work that
+    every shard helps with through claims, so N workers finish one pass together.
+    """
     settings = load_settings(config_path)
-    summary = run_monitor(settings, force=force)
+    summary = run_monitor(settings, force=force, shard_index=shard_index, shard_count=shard_count)
     return {"counts": dict(summary.counts), "problems": summary.problems}

@@ -232,7 +232,8 @@ def _to_record(
     }
     fetch_problem = None if result.outcome == "ok" else result.status
     if result.outcome == "transient" and work.attempts + 1 < settings.fetch.article_max_attempts:
-        delay = max(result.retry_after_seconds or 0, 60 * 2 ** work.attempts)
+        # A server's Retry-After is honoured, within reason (a day at most).
+        delay = min(max(result.retry_after_seconds or 0, 60 * 2 ** work.attempts), 86400)
         return ExtractionRecord(
             status="retry", detail=f"{result.status}; will retry", retry_at=now + timedelta(seconds=delay),
             **common,
@@ -370,6 +371,28 @@ def _document(article: Article) -> Document:
     )
 
 
+# Retention ---------------------------------------------------------------------------
+
+def apply_retention(settings: Settings) -> StageSummary:
+    """Delete what ``retention.keep_articles_days`` no longer keeps (nothing when unset)."""
+    from storage.retention import prune
+    from storage.stories import prune_story_index
+
+    summary = StageSummary()
+    days = settings.retention.keep_articles_days
+    if not days:
+        return summary
+    cutoff = utcnow() - timedelta(days=days)
+    with resources.database(settings).session() as session:
+        counts = prune(session, cutoff)
+        # The story index only ever looks back over the story window.
+        window = utcnow() - timedelta(hours=settings.stories.window_hours)
+        summary.counts["index_keys_pruned"] = prune_story_index(session, min(cutoff, window))
+    summary.counts["articles_pruned"] = counts.articles
+    summary.counts["stories_pruned"] = counts.stories
+    return summary
+
+
 # A whole pass without Prefect -------------------------------------------------------
 
 def run_pass_plain(settings: Settings, *, force: bool = False, article_batch: int = 100) -> StageSummary:
@@ -389,5 +412,6 @@ def run_pass_plain(settings: Settings, *, force: bool = False, article_batch: in
         summary.add(stage)
         if not stage.counts["articles_analysed"]:
             break
+    summary.add(apply_retention(settings))
     summary.counts["seconds"] = round(time.monotonic() - started)
     return summary

@@ -16,8 +16,10 @@ from tasks.monitor import StageSummary
 
 
 @task(name="prepare-pass", cache_policy=NO_CACHE)
-def prepare_pass(settings: Settings, force: bool = False) -> list[FeedToPoll]:
-    return monitor.prepare_pass(settings, force=force)
+def prepare_pass(
+    settings: Settings, force: bool = False, shard_index: int = 0, shard_count: int = 1
+) -> list[FeedToPoll]:
+    return monitor.prepare_pass(settings, force=force, shard_index=shard_index, shard_count=shard_count)
 
 
 @task(name="poll-feeds", cache_policy=NO_CACHE, task_run_name="poll-feeds[{label}]")
@@ -33,3 +35,8 @@ def process_articles(settings: Settings, limit: int) -> StageSummary:
 @task(name="analyse", cache_policy=NO_CACHE)
 def analyse(settings: Settings, limit: int) -> StageSummary:
     return monitor.analyse(settings, limit=limit)
+
+
+@task(name="retention", cache_policy=NO_CACHE)
+def apply_retention(settings: Settings) -> StageSummary:
+    return monitor.apply_retention(settings)

@@ -20,6 +20,8 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 for _key in [k for k in os.environ if k.startswith("NEWSWATCH_") and k != "NEWSWATCH_TEST_POSTGRES_URL"]:
     del os.environ[_key]  # a developer's own overrides must not leak into tests
 
+pytest_plugins = ["tests.support.httpserver"]  # the local_site fixture
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 POSTGRES_ENV = "NEWSWATCH_TEST_POSTGRES_URL"

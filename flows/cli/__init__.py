@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -227,7 +229,75 @@ def demo(
     run_demo(directory, engine=engine.value)
 
 
-def _register_optional() -> None:
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Run the monitor and deliver flows on the config's schedule until stopped (Ctrl-C)."""
+    settings = settings_from(config)
+    path = str(config.resolve()) if config else None
+    if path is None:
+        fail("serve needs --config FILE (or NEWSWATCH_CONFIG): the scheduled runs read it")
+    _check_ready(settings)
+    quiet_prefect_environment()
+    from flows.local_server import ServerDidNotStart, local_prefect_server
+
+    schedule = settings.schedule
+    log_path = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser() / "newswatch-server.log"
+    try:
+        with local_prefect_server(schedule.server_host, schedule.server_port, log_path) as api_url:
+            from flows.serve import serve_forever
+
+            typer.echo(
+                f"Serving newswatch from {path}: monitor every "
+                f"{schedule.monitor_cron or f'{schedule.monitor_every_minutes:g} min'}, deliver every "
+                f"{schedule.deliver_cron or f'{schedule.deliver_every_minutes:g} min'}.\n"
+                f"Prefect API and UI: {api_url.removesuffix('/api')}   Ctrl-C stops."
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                serve_forever(settings, path)
+    except ServerDidNotStart as exc:
+        fail(str(exc))
+    typer.echo("newswatch serve stopped")
+
+
+@app.command()
+def bootstrap(
+    pool: Annotated[str, typer.Option(help="The process work pool the workers poll.")] = "newswatch",
+    notify_slack_webhook: Annotated[
+        str | None,
+        typer.Option(envvar="NEWSWATCH_NOTIFY_SLACK_WEBHOOK", help="Slack webhook told about failed or crashed runs."),
+    ] = None,
+) -> None:
+    """Prepare a Prefect server: work pool, global concurrency limits, automations."""
+    import asyncio
+
+    quiet_prefect_environment()
+    from flows.scale import bootstrap as run_bootstrap
+
+    try:
+        done = asyncio.run(run_bootstrap(pool, notify_slack_webhook=notify_slack_webhook))
+    except Exception as exc:  # no server, refused, …: say so in one line
+        fail(f"bootstrap failed: {terminal_safe(exc, 300)}")
+    for line in done:
+        typer.echo(line)
+
+
+@app.command()
+def prune(config: ConfigOption = None) -> None:
+    """Apply retention now: delete old articles no alert needs (retention.keep_articles_days)."""
+    settings = settings_from(config)
+    if not settings.retention.keep_articles_days:
+        typer.echo("retention.keep_articles_days is not set: everything is kept")
+        return
+    from tasks.monitor import apply_retention
+
+    summary = apply_retention(settings)
+    typer.echo(
+        f"pruned {summary['articles_pruned']} articles, {summary['stories_pruned']} stories, "
+        f"{summary['index_keys_pruned']} story index keys"
+    )
+
+
+def _register_command_groups() -> None:
     """Command groups that live in their own modules."""
     from flows.cli import delivery, topics
 
@@ -235,10 +305,7 @@ def _register_optional() -> None:
     delivery.register(app)
 
 
-try:
-    _register_optional()
-except ImportError:  # pragma: no cover - a module being written; the core still runs
-    pass
+_register_command_groups()
 
 
 def main() -> None:
