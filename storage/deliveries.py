@@ -447,9 +447,11 @@ def _insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) -
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(model).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return 1 if result.rowcount == 1 else 0  # type: ignore[attr-defined]
+    # Count the RETURNING rows: on PostgreSQL a single-row insert gets an implicit
+    # RETURNING and then reports rowcount -1, so rowcount cannot tell "added" from "skipped".
+    table = model.__table__
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
+    return len(session.execute(statement).fetchall())
 
 
 def _aware(value: datetime) -> datetime:

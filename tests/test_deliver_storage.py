@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,10 +28,21 @@ from tests.test_deliver_support import (
     grow_alert,
     later,
     make_settings,
-    open_test_database,
 )
 
-database = pytest.fixture(open_test_database, name="database")
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[TestDatabase]:
+    """SQLite always; PostgreSQL too when the suite is given a server (conftest)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from storage.db import make_engine
+    from storage.models import Base
+
+    engine = make_engine(database_url)
+    Base.metadata.create_all(engine)
+    yield TestDatabase(engine, sessionmaker(engine, expire_on_commit=False))
+    engine.dispose()
 
 HOOK = "https://hooks.slack.example/services/T/B/x"
 

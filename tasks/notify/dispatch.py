@@ -187,9 +187,19 @@ def _deliver_one(
         # Claimed again after dying mid-send more often than we retry anything.
         fail("abandoned while sending too many times", transient=False)
         return
-    problem = _unsendable(settings, config, delivery)
+    problem, can_wait = _unsendable(settings, config, delivery) or (None, False)
+    if problem is not None and can_wait:
+        # Not the message's fault: wait without spending attempts, so fixing the config
+        # later still sends it.
+        retry_at = clock() + timedelta(seconds=max(settings.delivery.retry_base_seconds, 60.0))
+        with db.session() as session:
+            release(session, delivery.id, retry_at, problem)
+        skipped.add(delivery.id)
+        summary.deferred += 1
+        outcome.update(status="deferred", error=problem, next_attempt_at=retry_at.isoformat())
+        return
     if problem is not None:
-        fail(problem[0], transient=problem[1])
+        fail(problem, transient=False)
         return
     assert config is not None
 
@@ -234,14 +244,13 @@ def _deliver_one(
 def _unsendable(
     settings: Settings, config: SubscriberConfig | None, delivery: Delivery
 ) -> tuple[str, bool] | None:
-    """Why this row cannot be sent as the config stands, and whether that may change."""
+    """Why this row cannot be sent as the config stands, and whether waiting may help."""
     if config is None:
         return "the subscriber is no longer in the config", False
     if delivery.channel == "email":
         if not config.email:
             return "the subscriber has no email address any more", False
         if settings.smtp is None:
-            # Kept for retry: adding an smtp: section later sends it.
             return "no smtp: section in the config", True
     elif delivery.channel == "slack":
         if config.slack_webhook is None or not config.slack_webhook.get_secret_value().strip():

@@ -179,6 +179,8 @@ def message_view(
             story_view(group, status="new" if any(a.id in new_ids for a in group) else "updated")
             for group in by_story.values()
         )
+        if not stories:
+            raise LookupError(f"delivery {delivery.key}: none of its alerts exist any more")
         return MessageView(
             kind="digest",
             subscriber=config.name,
