@@ -383,7 +383,9 @@ def test_topic_page_shows_definition_chart_and_latest_alerts(client: TestClient,
     html = client.get("/topics/uk-us-relations").text
     assert f"<h1>{topic.name}</h1>" in html
     assert f"<code>{topic.version}</code>" in html
-    assert '<pre class="definition">' in html and "weighted_terms:" in html
+    assert "As written in <code>uk-us-relations.yaml</code>" in html
+    assert "description: &gt;" in html  # the file as written (escaped)
+    assert "max_count_per_term:" in html  # the normalised definition the version hashes
     chart = re.search(r"<svg .*?</svg>", html, re.S)
     assert chart is not None
     bars = re.findall(r"<title>(\d{4}-\d\d-\d\d): (\d+) alerts?</title>", chart.group(0))
@@ -537,3 +539,23 @@ def test_web_modules_do_not_import_prefect() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_a_database_failure_is_a_plain_500_page(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    settings = make_settings(tmp_path)
+    db = open_database(settings.resolved_database_url, migrate=True)
+    app = create_app(settings, database=db)
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE alert_matches"))
+        connection.execute(text("DROP TABLE deliveries"))
+        connection.execute(text("DROP TABLE alerts"))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        page = test_client.get("/")
+        api = test_client.get("/api/alerts")
+    db.dispose()
+    assert page.status_code == 500 and "Something went wrong" in page.text
+    assert "Traceback" not in page.text and "no such table" not in page.text
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert api.status_code == 500 and api.json() == {"error": "Something went wrong; see the server log."}

@@ -52,6 +52,19 @@ def template_environment() -> Environment:
     return env
 
 
+def raw_definition(topic: Any, max_bytes: int = 200_000) -> str | None:
+    """The topic's YAML as its author wrote it, when its file holds just this topic."""
+    path = Path(topic.file) if topic.file else None
+    try:
+        if path is None or not path.is_file() or path.stat().st_size > max_bytes:
+            return None
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return text if isinstance(data, dict) and data.get("id") == topic.id else None
+
+
 class TopicCatalog:
     """The configured topic definitions, loaded once; a broken definition is reported, not fatal."""
 
@@ -149,7 +162,7 @@ def create_app(
             days = queries.alerts_per_day(session, topic_id, today - timedelta(days=CHART_DAYS - 1), today)
             latest = queries.find_alerts(session, queries.AlertFilter(topic=topic_id, limit=20))
             counts = queries.story_article_counts(session, [a.story_id for a in latest])
-            definition = (
+            normalised = (
                 yaml.safe_dump(topic.definition, sort_keys=False, allow_unicode=True, width=100)
                 if topic is not None and topic.definition else None
             )
@@ -157,7 +170,8 @@ def create_app(
                 request, "topic.html", topic_id=topic_id, topic=topic, total=total,
                 chart=alerts_per_day_svg(days, label=f"Alerts per day, last {CHART_DAYS} days"),
                 chart_total=sum(c for _, c in days), chart_days=CHART_DAYS,
-                alerts=latest, counts=counts, definition=definition, topics_error=catalog.error,
+                alerts=latest, counts=counts, normalised=normalised, topics_error=catalog.error,
+                raw=raw_definition(topic) if topic is not None else None,
             )
 
     def feeds_page(request: Request) -> Response:
