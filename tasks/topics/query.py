@@ -16,7 +16,7 @@ should never have to remember which one binds first. Two words side by side are 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from tasks.topics.errors import TopicDefinitionError
@@ -47,8 +47,8 @@ class Term:
     """A word or a phrase (several words in a row)."""
 
     words: tuple[WordPattern, ...]
-    written: str
-    position: int = 0
+    written: str = field(default="", compare=False)
+    position: int = field(default=0, compare=False)
 
     @cached_property
     def key(self) -> str:
@@ -62,7 +62,7 @@ class Term:
 @dataclass(frozen=True)
 class GroupRef:
     name: str
-    position: int = 0
+    position: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,10 @@ def render(node: Node) -> str:
         return f"({render(node.left)} NEAR/{node.distance} {render(node.right)})"
     if isinstance(node, Sentence):
         return "SENTENCE(" + ", ".join(render(c) for c in node.children) + ")"
-    return f"{node.field}:{render(node.child)}"
+    inner = render(node.child)
+    if not isinstance(node.child, Term | GroupRef | AnyOf | And | Or):
+        inner = f"({inner})"
+    return f"{node.field}:{inner}"
 
 
 # The tokenizer ----------------------------------------------------------------------
@@ -329,28 +332,32 @@ class _Parser:
         return node
 
     def or_expr(self) -> Node:
-        children = [self.and_expr()]
+        first_and: list[Token] = []
+        children = [self.and_expr(first_and)]
         while self.current.kind == "OR":
-            self.advance()
-            children.append(self.and_expr())
-            if self.current.kind == "AND":
-                raise self.mixed()
+            or_token = self.advance()
+            if first_and:
+                raise self.mixed(or_token)
+            children.append(self.and_expr(first_and))
+            if first_and:
+                raise self.mixed(first_and[0])
         return children[0] if len(children) == 1 else Or(tuple(children))
 
-    def and_expr(self) -> Node:
+    def and_expr(self, first_and: list[Token]) -> Node:
         children = [self.not_expr()]
         while self.current.kind == "AND":
-            self.advance()
+            token = self.advance()
+            if not first_and:
+                first_and.append(token)
             children.append(self.not_expr())
-            if self.current.kind == "OR":
-                raise self.mixed()
         return children[0] if len(children) == 1 else And(tuple(children))
 
-    def mixed(self) -> TopicDefinitionError:
+    @staticmethod
+    def mixed(token: Token) -> TopicDefinitionError:
         return _error(
-            f"{self.current.text!r} mixes AND and OR: add parentheses to say which comes first,"
+            f"{token.text!r} mixes AND and OR: add parentheses to say which comes first,"
             " like (a OR b) AND c",
-            self.current.position,
+            token.position,
         )
 
     def not_expr(self) -> Node:
