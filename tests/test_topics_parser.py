@@ -103,7 +103,7 @@ QUERY_ALPHABET = string.ascii_letters + string.digits + ' ()"*=@:,/-._\'\n\t' + 
 
 
 @given(st.text(alphabet=QUERY_ALPHABET, max_size=80))
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_text_parses_or_raises_a_definition_error(text: str) -> None:
     try:
         parse_query(text)
@@ -112,7 +112,7 @@ def test_any_text_parses_or_raises_a_definition_error(text: str) -> None:
 
 
 @given(st.text(max_size=60))
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_any_unicode_text_parses_or_raises_a_definition_error(text: str) -> None:
     try:
         node = parse_query(text)
@@ -141,7 +141,7 @@ def queries(depth: int = 3) -> st.SearchStrategy[str]:
 
 
 @given(queries())
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_generated_valid_queries_round_trip(query: str) -> None:
     node = parse_query(query)
     assert parse_query(render(node)) == node
@@ -159,7 +159,7 @@ JSON_LIKE = st.recursive(
 
 
 @given(st.lists(JSON_LIKE, max_size=3))
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_inline_definition_loads_or_raises_a_definition_error(spec: list) -> None:
     try:
         result = load_topics(spec)
@@ -170,7 +170,7 @@ def test_any_inline_definition_loads_or_raises_a_definition_error(spec: list) ->
 
 
 @given(st.text(alphabet=QUERY_ALPHABET + "{}[]#&!|>-?%", max_size=200))
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 def test_any_yaml_file_loads_or_raises_a_definition_error(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
     path = tmp_path_factory.mktemp("topics") / "topic.yaml"
     path.write_text(text, encoding="utf-8")
