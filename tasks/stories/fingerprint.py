@@ -1,8 +1,9 @@
 """Near-duplicate fingerprints of article bodies (syndicated copies).
 
 A body becomes its set of 5-word shingles. The set is summarised by a MinHash signature
-computed with *one permutation hashing*: every shingle is hashed once, the hash's top bits
-choose one of ``SIGNATURE_SIZE`` bins and each bin keeps its smallest value. Empty bins
+computed with *one permutation hashing*: every shingle is hashed once (CRC-32), a
+multiplicative hash of that value chooses one of ``SIGNATURE_SIZE`` bins and each bin keeps
+its smallest value. Empty bins
 borrow from the next full bin (rotation densification), so any two signatures compare bin
 by bin: the share of equal bins estimates the Jaccard similarity of the two shingle sets.
 With the sizes of both sets, that gives the *containment* (the share of the shorter text
@@ -34,6 +35,7 @@ MIN_SHINGLES = 25
 
 _BIN_BITS = 7  # 2**7 == SIGNATURE_SIZE
 _MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
 _VALUE_BITS = 32
 _EMPTY = (1 << _VALUE_BITS) - 1
 
@@ -61,14 +63,6 @@ class TextSignature:
         return cls(tuple(values), shingle_count)
 
 
-def _mix(value: int) -> int:
-    """splitmix64's finaliser: spreads a 32-bit CRC over 64 well-mixed bits."""
-    value = (value + 0x9E3779B97F4A7C15) & _MASK64
-    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return value ^ (value >> 31)
-
-
 def text_signature(text: str | None) -> TextSignature:
     """The MinHash signature of a body (empty for a body too short to compare)."""
     units = set(shingles(words(text or ""), SHINGLE_WORDS))
@@ -76,10 +70,11 @@ def text_signature(text: str | None) -> TextSignature:
         return TextSignature((), len(units))
     bins = [_EMPTY] * SIGNATURE_SIZE
     shift = 64 - _BIN_BITS
+    crc32 = zlib.crc32
     for unit in units:
-        hashed = _mix(zlib.crc32(unit.encode("utf-8")))
-        index = hashed >> shift
-        value = hashed & _EMPTY
+        value = crc32(unit.encode("utf-8"))
+        # Fibonacci hashing: the top bits of value * 2**64/phi choose the bin.
+        index = ((value * _GOLDEN) & _MASK64) >> shift
         if value < bins[index]:
             bins[index] = value
     return TextSignature(_densify(bins), len(units))

@@ -14,6 +14,8 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping
+from functools import lru_cache
+from itertools import islice
 
 from tasks.stories.text import normalise
 
@@ -57,7 +59,8 @@ _COUNTRY_PHRASES = (
     (re.compile(r"\bunited\s+kingdom\b", re.IGNORECASE), "UK"),
 )
 _TERM_WORD = re.compile(r"[^\W_]+(?:['.,\-][^\W_]+)*")
-_SENTENCE_END = re.compile(r"[.!?:;\"“”]\s*$")
+# A token followed by one of these (or by nothing) ends a sentence; "" is in every string.
+_SENTENCE_END_CHARS = ".!?:;\"“”"
 
 
 def stem(word: str) -> str:
@@ -79,6 +82,7 @@ def stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=1 << 16)  # words repeat across articles; bounded, so memory stays flat
 def _term(token: str) -> str | None:
     """The index form of one token, or None for a stopword or noise."""
     if token in ("US", "U.S", "USA"):
@@ -117,8 +121,7 @@ def _scan(text: str, weight: float, counts: dict[str, float], names: set[str], s
                 counts[pair] = counts.get(pair, 0.0) + weight
                 names.add(pair)
         previous_name = term if is_name else None
-        following = text[match.end() : match.end() + 2]
-        previous_ends_sentence = bool(_SENTENCE_END.match(following)) if following else True
+        previous_ends_sentence = text[match.end() : match.end() + 1] in _SENTENCE_END_CHARS
 
 
 def lead_of(text: str | None, lead_words: int = LEAD_WORDS) -> str:
@@ -134,10 +137,10 @@ def lead_of(text: str | None, lead_words: int = LEAD_WORDS) -> str:
     while start < len(lines) and len(_TERM_WORD.findall(lines[start])) < MIN_LEAD_LINE_WORDS:
         start += 1
     prose = "\n".join(lines[start:]) if start < len(lines) else text
-    matches = list(_TERM_WORD.finditer(prose))
-    if len(matches) <= lead_words:
+    matches = list(islice(_TERM_WORD.finditer(prose), lead_words))
+    if len(matches) < lead_words:
         return prose
-    return prose[: matches[lead_words - 1].end()]
+    return prose[: matches[-1].end()]
 
 
 def story_terms(title: str | None, text: str | None, lead_words: int = LEAD_WORDS) -> dict[str, float]:
