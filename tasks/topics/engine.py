@@ -105,16 +105,6 @@ class DocumentIndex:
         # A shouted headline ("LABOUR STAFF…") still names Labour.
         return word.isupper() and len(word) > 3 and word.lower().startswith(pattern.text.lower())
 
-    def _word_ok(self, pattern: WordPattern, field: FieldText, position: int) -> bool:
-        lower = field.lowers[position]
-        wanted = pattern.text.lower()
-        if pattern.prefix:
-            if not lower.startswith(wanted):
-                return False
-        elif lower != wanted:
-            return False
-        return self._case_ok(pattern, field.words[position])
-
     def term_spans(self, term: Term, field_name: str) -> list[tuple[int, int]]:
         key = (term.key, field_name)
         cached = self._terms.get(key)
@@ -123,25 +113,39 @@ class DocumentIndex:
         field = self.fields[field_name]
         first = term.words[0]
         if first.prefix:
-            candidates = self._prefix_positions(field, first.text.lower())
+            candidates = sorted(self._prefix_positions(field, term.first_lower))
         else:
-            candidates = field.index.get(first.text.lower(), [])
-        spans: list[tuple[int, int]] = []
+            candidates = field.index.get(term.first_lower, [])
         size = len(term.words)
-        words = field.words
+        if size == 1 and not first.exact_case:
+            spans = [(p, p + 1) for p in candidates]  # the common case, kept cheap
+        else:
+            spans = self._phrase_spans(term, field, candidates)
+        self._terms[key] = spans
+        return spans
+
+    def _phrase_spans(self, term: Term, field: FieldText, candidates: list[int]) -> list[tuple[int, int]]:
+        words, lowers = field.words, field.lowers
+        size = len(term.words)
+        first = term.words[0]
+        rest = term.words[1:]
+        spans: list[tuple[int, int]] = []
         for position in candidates:
             if first.exact_case and not self._case_ok(first, words[position]):
                 continue
-            if size > 1:
-                if position + size > len(words):
-                    continue
-                if not all(
-                    self._word_ok(term.words[k], field, position + k) for k in range(1, size)
-                ):
-                    continue
-            spans.append((position, position + size))
-        spans.sort()
-        self._terms[key] = spans
+            if position + size > len(words):
+                continue
+            for offset, pattern in enumerate(rest, start=position + 1):
+                lower = lowers[offset]
+                if pattern.prefix:
+                    if not lower.startswith(pattern.lower):
+                        break
+                elif lower != pattern.lower:
+                    break
+                if pattern.exact_case and not self._case_ok(pattern, words[offset]):
+                    break
+            else:
+                spans.append((position, position + size))
         return spans
 
     # Queries --------------------------------------------------------------------------

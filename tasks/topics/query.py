@@ -41,6 +41,10 @@ class WordPattern:
     def describe(self) -> str:
         return ("=" if self.exact_case else "") + self.text + ("*" if self.prefix else "")
 
+    @cached_property
+    def lower(self) -> str:
+        return self.text.lower()
+
 
 @dataclass(frozen=True)
 class Term:

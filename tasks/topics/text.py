@@ -21,8 +21,11 @@ ABBREVIATIONS = (
 # Where a sentence ends: terminal punctuation (not after an abbreviation, an initial or
 # U.S.) and closing quotes before a space; or a line break. One regex, so it runs at C speed.
 _NOT_AFTER = "".join(rf"(?<!\b{word}\.)" for word in ABBREVIATIONS)
+_CLOSING = r"[\"'”’)\]]*(?=\s)"
+# The single character class first lets the regex engine skip ahead quickly.
 _SENTENCE_END = re.compile(
-    r"(?:[!?]|\.(?<!\b[^\W\d_]\.)" + _NOT_AFTER + r")[\"'”’)\]]*(?=\s)|\n",
+    r"[.!?\n](?:(?<=\n)|(?<=[!?])" + _CLOSING
+    + r"|(?<=\.)(?<!\b[^\W\d_]\.)" + _NOT_AFTER + _CLOSING + ")",
     re.IGNORECASE,
 )
 _TRAILING_PUNCTUATION = re.compile(r"[.!?\"'”’)\]]*")
