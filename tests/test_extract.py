@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -308,3 +311,18 @@ def test_non_html_is_rejected(body: bytes, content_type: str | None) -> None:
 )
 def test_html_is_accepted(body: bytes, content_type: str | None) -> None:
     assert looks_like_html(body, content_type) is True
+
+
+def test_paywall_phrases_are_found_in_any_case_and_not_in_ordinary_prose() -> None:
+    from tasks.extraction.page import paywall_phrase
+
+    assert paywall_phrase("Home News SUBSCRIBE TO CONTINUE READING today") == "subscribe to continue reading"
+    assert paywall_phrase("You have reached your free article limit.") is not None
+    assert paywall_phrase("Subscribe to our newsletter. Readers kept reading the limits of power.") is None
+
+
+def test_importing_the_module_loads_neither_prefect_nor_trafilatura() -> None:
+    code = "import sys, tasks.extract; print('prefect' in sys.modules, 'trafilatura' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.split() == ["False", "False"]

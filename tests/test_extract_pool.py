@@ -80,13 +80,13 @@ def test_map_unordered_yields_every_key_once_with_bounded_in_flight() -> None:
 
 def test_a_slow_extraction_times_out_and_falls_back_to_the_feed() -> None:
     started = time.monotonic()
-    with ExtractorPool(workers=2, timeout_seconds=0.5, extract_fn=sleepy_unless_fast) as pool:
+    with ExtractorPool(workers=2, timeout_seconds=1.0, extract_fn=sleepy_unless_fast) as pool:
         slow = pool.submit(item("slow"))
         fast = [pool.submit(item(f"ok{i}")) for i in range(4)]
         slow_result = slow.result(timeout=10)
         fast_results = [future.result(timeout=10) for future in fast]
     assert time.monotonic() - started < 5
-    assert slow_result.error == "extraction timed out after 0.5 s"
+    assert slow_result.error == "extraction timed out after 1 s"
     assert slow_result.method == "feed-summary"
     assert "stand in for the article" in slow_result.text
     assert [result.method for result in fast_results] == ["trafilatura"] * 4
@@ -96,14 +96,14 @@ def test_a_slow_extraction_times_out_and_falls_back_to_the_feed() -> None:
 def test_a_worker_that_ignores_the_timer_is_killed_and_replaced() -> None:
     started = time.monotonic()
     with ExtractorPool(
-        workers=1, timeout_seconds=0.3, kill_grace_seconds=0.5, extract_fn=hangs_ignoring_alarm
+        workers=1, timeout_seconds=0.8, kill_grace_seconds=0.7, extract_fn=hangs_ignoring_alarm
     ) as pool:
         hung = pool.submit(item("hang"))
         after = pool.submit(item("after"))
         hung_result = hung.result(timeout=10)
         after_result = after.result(timeout=10)
     assert time.monotonic() - started < 5
-    assert hung_result.error == "extraction timed out after 0.3 s (worker killed)"
+    assert hung_result.error == "extraction timed out after 0.8 s (worker killed)"
     assert hung_result.method == "feed-summary"
     assert after_result.method == "trafilatura" and after_result.error is None
     assert pool.restarts == 1
@@ -147,3 +147,11 @@ def test_non_html_and_missing_pages_come_back_through_the_pool() -> None:
         missing = pool.submit(item("missing", None)).result(timeout=10)
     assert pdf.error == "not HTML (PDF document)"
     assert (missing.method, missing.error) == ("feed-summary", None)
+
+
+def test_fast_mode_runs_in_the_workers_and_only_for_the_default_extractor() -> None:
+    with ExtractorPool(workers=1, timeout_seconds=10, fast=True) as pool:
+        result = pool.submit(item("fast")).result(timeout=10)
+    assert result == extract_article(item("fast"), fast=True)
+    with pytest.raises(ValueError):
+        ExtractorPool(workers=1, extract_fn=raises, fast=True)

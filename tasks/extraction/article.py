@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import trafilatura
 from lxml.html import HtmlElement
-from trafilatura.utils import load_html
 
 from tasks.extraction.decode import decode_html, html_rejection_reason
 from tasks.extraction.page import PageSignals, parse_datetime, read_page_signals
@@ -115,6 +113,8 @@ def _read_page(inp: ExtractionInput, *, fast: bool, max_bytes: int) -> _Page:
     if tree is None:
         return _Page(html_truncated=html_truncated, error="not HTML (unparseable markup)")
     signals = read_page_signals(tree, inp.url)
+    import trafilatura  # here, not at the top: a parent that only feeds the pool skips it
+
     document = trafilatura.bare_extraction(
         tree,
         url=inp.url,
@@ -150,6 +150,8 @@ def _prepare_html(
 def _parse(html: str) -> HtmlElement | None:
     if not html.strip():
         return None
+    from trafilatura.utils import load_html  # lazily, as above
+
     try:
         return load_html(html)
     except Exception:  # lxml raises a handful of types on garbage

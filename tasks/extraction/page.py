@@ -25,9 +25,12 @@ _PAYWALL_PHRASES = re.compile(
     r"(sign|log) ?in to (continue|keep) reading|register to (continue|keep) reading|"
     r"you have reached your (free )?(article|story) limit|"
     r"become a (subscriber|member) to (read|continue)|unlock (this|the full) (article|story)|"
-    r"start your (free )?(trial|subscription) to (read|continue)",
-    re.IGNORECASE,
+    r"start your (free )?(trial|subscription) to (read|continue)"
 )
+# Every phrase above contains one of these; the regex runs only on windows around them
+# (on a whole page it costs milliseconds, more than the rest of our page reading).
+_PAYWALL_TRIGGERS = ("subscri", "reading", "limit", "become a", "unlock", "start your")
+_PAYWALL_WINDOW = 90
 # Class and id tokens of paywall containers (Piano, Poool, Zephr, Laterpay and home-made).
 _PAYWALL_CLASS = re.compile(
     r"(?<![a-z])(paywall|pay-wall|paywalled|piano-?(paywall|offer|container|inline)|tp-modal|"
@@ -75,9 +78,9 @@ def read_page_signals(tree: HtmlElement, page_url: str) -> PageSignals:
     tier = (meta.get("article:content_tier") or "").strip().lower()
     if tier in _LOCKED_TIERS:
         strong.append(f"article:content_tier={tier}")
-    phrase = _PAYWALL_PHRASES.search(_visible_text(tree))
+    phrase = paywall_phrase(_visible_text(tree))
     if phrase:
-        strong.append(f'text "{phrase.group(0)}"')
+        strong.append(f'text "{phrase}"')
     for token in _paywall_class_tokens(tree):
         weak.append(f'class/id "{token}"')
     return PageSignals(
@@ -90,6 +93,20 @@ def read_page_signals(tree: HtmlElement, page_url: str) -> PageSignals:
         paywall_strong=tuple(strong),
         paywall_weak=tuple(weak[:3]),
     )
+
+
+def paywall_phrase(text: str) -> str | None:
+    """The first paywall phrase in ``text`` ("subscribe to continue reading", ...), if any."""
+    lowered = text.lower()
+    for trigger in _PAYWALL_TRIGGERS:
+        position = lowered.find(trigger)
+        while position != -1:
+            window = lowered[max(0, position - _PAYWALL_WINDOW):position + _PAYWALL_WINDOW]
+            match = _PAYWALL_PHRASES.search(window)
+            if match:
+                return match.group(0)
+            position = lowered.find(trigger, position + len(trigger))
+    return None
 
 
 def parse_datetime(value: Any) -> datetime | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import itertools
 import logging
 import multiprocessing
@@ -30,8 +31,10 @@ logger = logging.getLogger(__name__)
 K = TypeVar("K")
 ExtractFn = Callable[[ExtractionInput], Extracted]
 
-# Imported once in the fork server, so each worker starts as a cheap fork with trafilatura loaded.
-_PRELOAD = ["tasks.extraction.article"]
+# Imported once in the fork server, so each worker starts as a cheap fork with trafilatura
+# loaded and warmed up. "__main__" (multiprocessing's own default) spares each worker re-running the main
+# module's imports, e.g. the CLI's.
+_PRELOAD = ["__main__", "tasks.extraction.warmup"]
 _MAX_SEND_ATTEMPTS = 3
 _MAX_STARTUP_FAILURES = 3
 
@@ -139,8 +142,9 @@ class ExtractorPool:
     Futures from ``submit`` always resolve to an ``Extracted`` (never an exception): a
     timed-out, crashed or failed extraction yields the feed fallback with ``error`` set.
     ``extract_fn`` (a module-level function, for pickling) replaces ``extract_article``,
-    e.g. in tests. A worker still busy ``kill_grace_seconds`` after its timer is killed.
-    Safe to use from a process that runs threads (fork server or spawn, never plain fork).
+    e.g. in tests; ``fast`` runs trafilatura's fast mode (see extract_article). A worker
+    still busy ``kill_grace_seconds`` after its timer is killed and replaced. Workers start
+    in the background; the first result waits for them. Safe to use from a process that runs threads (fork server or spawn, never plain fork).
     """
 
     def __init__(
@@ -149,12 +153,17 @@ class ExtractorPool:
         timeout_seconds: float = 30.0,
         *,
         extract_fn: ExtractFn = extract_article,
+        fast: bool = False,
         max_in_flight: int | None = None,
         kill_grace_seconds: float | None = None,
         mp_context: Any = None,
     ) -> None:
         if timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
+        if fast:
+            if extract_fn is not extract_article:
+                raise ValueError("fast applies to the default extract_fn only")
+            extract_fn = functools.partial(extract_article, fast=True)
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.timeout_seconds = timeout_seconds
         self.kill_grace_seconds = (
@@ -173,7 +182,9 @@ class ExtractorPool:
         self.restarts = 0  # workers replaced after a crash or a hang (for summaries and tests)
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
-        self._workers = [self._new_worker() for _ in range(self.workers)]
+        # Started by the dispatcher thread: the first fork server start (about a second,
+        # importing trafilatura once) then overlaps with the caller's first downloads.
+        self._workers: list[_Worker] = []
         self._thread = threading.Thread(
             target=self._dispatch_loop, name="newswatch-extractor-dispatch", daemon=True
         )
@@ -246,6 +257,8 @@ class ExtractorPool:
 
     def _dispatch_loop(self) -> None:
         try:
+            for _ in range(self.workers):
+                self._workers.append(self._new_worker())
             while self._dispatch_once():
                 pass
         except BaseException as exc:  # never leave a future unresolved
