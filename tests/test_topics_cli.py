@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from flows.cli.topics import app
+from tests.support.httpserver import LocalSite
 
 runner = CliRunner()
 
@@ -205,3 +206,19 @@ def test_backtest_needs_a_known_topic_and_a_valid_since(config_file: Path) -> No
     assert run("backtest", "nope", "--config", str(config_file)).exit_code == 2
     result = run("backtest", "envoys", "--config", str(config_file), "--since", "soon")
     assert result.exit_code == 2 and "--since" in result.output
+
+
+def test_explain_fetches_a_url_from_a_local_server(tmp_path: Path, local_site: LocalSite) -> None:
+    paragraphs = "".join(f"<p>{line}</p>" for line in ENVOY_BODY.split("\n"))
+    page = (
+        f"<!doctype html><html><head><title>{ENVOY_TITLE}</title></head>"
+        f"<body><article><h1>{ENVOY_TITLE}</h1>{paragraphs}</article></body></html>"
+    ).encode()
+    local_site.route("/news/envoy.html", body=page, content_type="text/html; charset=utf-8")
+    config = tmp_path / "fetch.yaml"
+    config.write_text(f"fetch:\n  allow_private_networks: ['{local_site.allow_rule}']\n", encoding="utf-8")
+    result = run("explain", "uk-us-relations", "--url", local_site.url("/news/envoy.html"), "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "MATCHES" in result.output and ENVOY_TITLE in result.output
+    missing = run("explain", "uk-us-relations", "--url", local_site.url("/gone"), "--config", str(config))
+    assert missing.exit_code == 2 and "could not fetch" in missing.output
