@@ -128,7 +128,7 @@ def story_url_key(url: str) -> str:
 def _story_key(url: str) -> str:
     canonical = canonical_url(url)
     parts = urlsplit(canonical)
-    if parts.scheme not in DEFAULT_PORTS:
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         return canonical
     host, path = parts.hostname or "", parts.path
     if host.endswith(AMP_CACHE_SUFFIX):
@@ -154,7 +154,7 @@ def _story_key(url: str) -> str:
                 break
     query = _clean_query(parts.query, _lossy_param)
     key = host + port + "/" + "/".join(segments)
-    return key + (f"?{query}" if query else "")
+    return (key + (f"?{query}" if query else "")).strip()
 
 
 def _lossy_param(name: str) -> bool:

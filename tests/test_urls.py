@@ -37,7 +37,7 @@ def test_canonical_url_examples(raw: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["not a url", "", "   ", "mailto:a@example.com", "ftp://example.com/x", "https://ex.com:abc/x",
+    "raw", ["not a url", "", "   ", "HTTP: ?", "mailto:a@example.com", "ftp://example.com/x", "https://ex.com:abc/x",
             "https://[::1/x", "//example.com/a"],
 )
 def test_canonical_url_leaves_what_it_cannot_parse_stripped(raw: str) -> None:
