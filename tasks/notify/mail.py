@@ -29,24 +29,31 @@ def envelope_sender(config: SmtpConfig) -> str:
     return pairs[0][1] if pairs and pairs[0][1] else config.from_
 
 
-def send_email(config: SmtpConfig, message: EmailMessage, recipients: list[str]) -> Sent:
+def send_email(
+    config: SmtpConfig,
+    message: EmailMessage,
+    recipients: list[str],
+    *,
+    tls_context: ssl.SSLContext | None = None,
+) -> Sent:
     """Hand ``message`` to the SMTP server; returns its final answer (e.g. ``250 queued as …``).
 
     Raises :class:`SendError`. When some recipients are refused and others accepted, the
     message counts as sent and the refusals are part of the recorded response.
+    ``tls_context`` defaults to the system's trust store with certificate verification.
     """
     client: smtplib.SMTP | None = None
+    context = tls_context or ssl.create_default_context()
     try:
         if config.ssl:
             client = smtplib.SMTP_SSL(
-                config.host, config.port, timeout=config.timeout_seconds,
-                context=ssl.create_default_context(),
+                config.host, config.port, timeout=config.timeout_seconds, context=context,
             )
         else:
             client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
         client.ehlo()
         if config.starttls and not config.ssl:
-            client.starttls(context=ssl.create_default_context())
+            client.starttls(context=context)
             client.ehlo()
         if config.username:
             password = config.password.get_secret_value() if config.password else ""
@@ -93,7 +100,10 @@ def send_email(config: SmtpConfig, message: EmailMessage, recipients: list[str])
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
         raise SendError(f"SMTP connection lost: {exc}", transient=True) from None
     except ssl.SSLError as exc:
-        raise SendError(f"SMTP TLS failed: {exc.reason or exc}", transient=False) from None
+        # Often temporary (a certificate being renewed): retried, then recorded as failed.
+        verify = getattr(exc, "verify_message", None)
+        reason = f"certificate verify failed: {verify}" if verify else (exc.reason or exc)
+        raise SendError(f"SMTP TLS failed: {reason}", transient=True) from None
     except TimeoutError:
         raise SendError(
             f"SMTP timed out after {config.timeout_seconds:g}s talking to {config.host}:{config.port}",

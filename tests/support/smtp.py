@@ -7,6 +7,7 @@ inject failures: e.g. ``server.refuse_data = "451 4.3.0 try later"``.
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,17 +60,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(*, username: str | None = None, password: str | None = None) -> Iterator[tuple[RecordingHandler, int]]:
-    """Run the server for the block; yields (handler, port)."""
+def smtp_server(
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[tuple[RecordingHandler, int]]:
+    """Run the server for the block; yields (handler, port).
+
+    ``tls``: offer STARTTLS with this server context and refuse mail before it.
+    """
     handler = RecordingHandler()
     kwargs: dict[str, Any] = {}
+    if tls is not None:
+        kwargs.update(tls_context=tls, require_starttls=True)
     if username is not None:
         def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
             ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == username \
                 and auth_data.password.decode() == password
             return AuthResult(success=ok, handled=False)
 
-        kwargs = {"authenticator": authenticator, "auth_require_tls": False, "auth_required": True}
+        kwargs.update(authenticator=authenticator, auth_require_tls=tls is not None, auth_required=True)
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
