@@ -209,7 +209,9 @@ def create_app(
         except queries.FilterError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         with db.session() as session:
-            return JSONResponse([alert_json(session, a) for a in queries.find_alerts(session, filters)])
+            alerts = queries.find_alerts(session, filters)
+            loaded = queries.preload_for_json(session, alerts)  # noqa: F841 - kept alive on purpose
+            return JSONResponse([alert_json(session, a) for a in alerts])
 
     def api_story(request: Request) -> Response:
         story_id = request.path_params["story_id"]
