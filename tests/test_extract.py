@@ -214,9 +214,11 @@ def test_title_falls_back_to_the_entry_title_without_a_page() -> None:
 
 # -- decoding ---------------------------------------------------------------------------
 
-def test_latin1_bytes_with_a_wrong_utf8_header_decode_right() -> None:
-    html = page(f"<p>{PARAGRAPH} Le café de Zürich était fermé.</p>" * 2).encode("latin-1")
-    result = extract_article(ExtractionInput("https://news.example/a", html, charset="utf-8"))
+@pytest.mark.parametrize("header_charset", ["utf-8", None])
+def test_latin1_bytes_with_a_wrong_or_missing_charset_decode_right(header_charset) -> None:
+    html = page(f"<p>{PARAGRAPH} Le café de Zürich était fermé.</p>" * 2)
+    html = html.replace('<meta charset="utf-8">', "").encode("latin-1")
+    result = extract_article(ExtractionInput("https://news.example/a", html, charset=header_charset))
     assert "Le café de Zürich était fermé." in result.text
     assert "\ufffd" not in result.text
 
@@ -225,6 +227,13 @@ def test_meta_charset_is_used_when_the_header_has_none() -> None:
     html = page(f"<p>{PARAGRAPH} Привет, мир.</p>" * 2).replace('charset="utf-8"', 'charset="windows-1251"')
     result = extract_article(ExtractionInput("https://news.example/a", html.encode("cp1251")))
     assert "Привет, мир." in result.text
+
+
+def test_utf16_pages_with_a_byte_order_mark_are_read() -> None:
+    html = page(f"<p>{PARAGRAPH * 3} Zürich.</p>").encode("utf-16")
+    assert looks_like_html(html, "text/html")
+    result = extract_article(ExtractionInput("https://news.example/a", html))
+    assert "Zürich." in result.text
 
 
 def test_valid_utf8_wins_over_a_wrong_latin1_label() -> None:

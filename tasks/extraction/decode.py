@@ -63,9 +63,9 @@ def html_rejection_reason(body: bytes, content_type: str | None = None) -> str |
     """Why ``body`` is not an HTML page, in words; None when it looks like HTML."""
     if not body or not body.strip():
         return "not HTML (empty body)"
-    for bom, encoding in _BOMS:
-        if body.startswith(bom) and encoding == "utf-16":
-            return None if _mime_type(content_type) in _HTML_MIME_TYPES else "not HTML (UTF-16 text)"
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Rare, but real: sniff the markup in its UTF-8 form.
+        body = body[:_SNIFF_BYTES].decode("utf-16", "replace").encode("utf-8", "replace")
     head = body[:_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n\f")
     for signature, name in _BINARY_SIGNATURES:
         if head.startswith(signature):
