@@ -96,6 +96,10 @@ def seed_database(db: Database, now: datetime = NOW) -> Seeded:
                         fetched_at=now - timedelta(days=3), created_at=now, updated_at=now)
         s.add_all([wire, evil, hostile_article, ferry])
         s.flush()
+        safe.membership = [
+            {"article_id": wire.id, "reason": "new story", "similarity": None},
+            {"article_id": evil.id, "reason": f"same story as article {wire.id} {SCRIPT}", "similarity": 0.5},
+        ]
         s.add_all([
             ArticleSource(article_id=wire.id, feed_id=good.id, entry_id="wire-1", entry_url=wire.url,
                           entry_title=SAFE_TITLE, entry_hash="h1", first_seen_at=now, last_seen_at=now),
@@ -260,6 +264,11 @@ def test_bad_filters_answer_400_with_the_reason(client: TestClient, query: str, 
     assert api.json()["error"].startswith(message)
 
 
+def test_a_full_page_says_there_may_be_more(client: TestClient) -> None:
+    assert "Showing the newest 1." in client.get("/?limit=1").text
+    assert "Showing the newest" not in client.get("/").text
+
+
 def test_filter_form_keeps_values_escaped(client: TestClient) -> None:
     html = client.get("/", params={"since": IMG}).text
     assert 'value="&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"' in html
@@ -327,6 +336,8 @@ def test_story_page_shows_sources_evidence_version_and_deliveries(client: TestCl
     assert 'href="https://capitalwire.example/2026/11/envoys"' in html
     assert "2026-11-26 08:00 UTC" in html and "2026-11-26 09:00 UTC" in html
     assert "trafilatura" in html and "short_text" in html
+    assert "Joined: new story" in html  # why each article is in the story
+    assert "Joined: same story as article" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;</span>" in html  # the hostile outlet, as text
     # Evidence: matched words marked inside escaped text.
     assert (
@@ -559,3 +570,26 @@ def test_a_database_failure_is_a_plain_500_page(tmp_path: Path) -> None:
     assert "Traceback" not in page.text and "no such table" not in page.text
     assert page.headers["x-content-type-options"] == "nosniff"
     assert api.status_code == 500 and api.json() == {"error": "Something went wrong; see the server log."}
+
+
+@pytest.mark.postgres
+def test_every_route_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    settings = load_settings(None, base_dir=tmp_path, database_url=postgres_url)
+    db = open_database(postgres_url, migrate=True)
+    ids = seed_database(db)
+    try:
+        with TestClient(create_app(settings, database=db, clock=lambda: NOW)) as test_client:
+            for path in PAGES:
+                assert test_client.get(path.replace("/1", f"/{ids.safe_story}")).status_code == 200, path
+            assert row_titles(test_client.get("/?since=2026-11-27&min_score=6").text) == [SAFE_TITLE]
+            assert [a["id"] for a in test_client.get("/api/alerts?until=2026-11-27").json()] == [
+                ids.hostile_alert, ids.old_alert,
+            ]
+            story = test_client.get(f"/api/stories/{ids.safe_story}").json()
+            assert len(story["deliveries"]) == 2
+            parsed = feedparser.parse(test_client.get("/topics/uk-us-relations/atom.xml").content)
+            assert parsed.bozo == 0 and [e.title for e in parsed.entries] == [SAFE_TITLE]
+            chart = test_client.get("/topics/uk-us-relations").text
+            assert "2026-11-26: 1 alert" in chart
+    finally:
+        db.dispose()

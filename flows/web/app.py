@@ -140,8 +140,12 @@ def create_app(
             matches = {
                 alert.id: {m.article_id: m for m in alert.matches} for alert in view.alerts
             }
+            joined = {
+                m.get("article_id"): str(m.get("reason") or "")
+                for m in view.story.membership or [] if isinstance(m, dict)
+            }
             return page(request, "story.html", view=view, story=view.story, matches=matches,
-                        topics=catalog.topics)
+                        topics=catalog.topics, joined=joined)
 
     def topics_page(request: Request) -> Response:
         with db.session() as session:
