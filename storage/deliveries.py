@@ -172,10 +172,13 @@ def _enqueue_story_message(
         key, kind, not_before = f"alert:{alert.id}", "alert", None
         payload["thread_key"] = key
     else:
-        if any(row.status in DUE_STATUSES for row in earlier):
+        if any(row.status == "pending" for row in earlier):
             # A queued message renders the story as it is when sent: it will show this too.
             return 0
         sent_times = [_aware(row.sent_at) for row in earlier if row.sent_at is not None]
+        if any(row.status == "sending" for row in earlier):
+            # One is in flight, rendered before this change: count it as sent just now.
+            sent_times.append(now)
         not_before = max(sent_times) + debounce if sent_times else None
         if not_before is not None and not_before <= now:
             not_before = None

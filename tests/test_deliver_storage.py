@@ -247,3 +247,21 @@ def test_removed_subscriber_becomes_inactive(database: TestDatabase, tmp_path: P
         sync_subscribers(session, make_settings(tmp_path, subscribers=[]), later(hours=1))
         (row,) = session.scalars(select(Subscriber))
         assert row.active is False and row.baseline_at == T0
+
+
+def test_growth_while_a_message_is_in_flight_is_not_lost(database: TestDatabase, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, subscribers=[desk(slack_webhook=None)])
+    with database.session() as session:
+        sync_subscribers(session, settings, T0 - timedelta(days=1))
+        alert = add_alert(session)
+        enqueue_for_alert(session, alert, "new", T0, settings)
+    with database.session() as session:
+        claimed = claim_next(session, T0)  # rendered and being sent
+        assert claimed is not None
+    with database.session() as session:
+        alert = session.get(type(alert), alert.id)
+        grow_alert(session, alert, later(minutes=1))
+        assert enqueue_for_alert(session, alert, "update", later(minutes=1), settings) == 1
+        update_row = rows(session)[-1]
+        assert update_row.kind == "update" and update_row.not_before == later(hours=6, minutes=1)
+
