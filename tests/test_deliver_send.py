@@ -416,3 +416,30 @@ def test_removed_subscriber_and_missing_smtp_are_recorded_not_sent(
     assert summary.failed == 1
     assert deliveries(database)[0].error == "the subscriber is no longer in the config"
     assert handler.messages == []
+
+
+def test_a_rendering_bug_fails_that_row_and_the_run_goes_on(
+    database: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handler, port = smtp
+    settings = settings_for(tmp_path, port, None)
+    queue_alert(database, settings, title="Breaks the template")
+    queue_alert(database, settings, title="Fine")
+    import tasks.notify.dispatch as dispatch
+
+    real = dispatch.render_email
+
+    def fragile(view: Any) -> Any:
+        if view.stories[0].title == "Breaks the template":
+            raise KeyError("missing field")
+        return real(view)
+
+    monkeypatch.setattr(dispatch, "render_email", fragile)
+    summary = deliver_pending(settings, T0, database=database)
+    assert (summary.sent, summary.failed) == (1, 1)
+    failed = deliveries(database)[0]
+    assert failed.status == "failed"
+    assert failed.error == "could not render the message: KeyError: 'missing field'"
+    assert len(handler.messages) == 1
+

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any, Protocol
 
 from config.settings import Settings, SubscriberConfig
@@ -32,7 +33,7 @@ from storage.deliveries import (
     sync_subscribers,
 )
 from storage.models import Delivery, Subscriber
-from tasks.notify.mail import send_email
+from tasks.notify.mail import envelope_sender, send_email
 from tasks.notify.outcome import SendError, Sent
 from tasks.notify.render import build_email, render_email, render_slack
 from tasks.notify.slack import post_to_slack
@@ -98,9 +99,13 @@ def open_delivery_database(settings: Settings) -> Any:
     return open_database(settings.resolved_database_url)
 
 
+MAX_RETRY_DELAY_SECONDS = 6 * 3600.0
+
+
 def retry_delay(attempts: int, base_seconds: float, retry_after: float | None = None) -> float:
-    """Exponential backoff (base, 2×base, 4×base …), never sooner than the server asked."""
-    delay = base_seconds * (2 ** max(attempts - 1, 0))
+    """Exponential backoff (base, 2×base, 4×base …, at most 6 h), never sooner than the
+    server asked."""
+    delay = min(base_seconds * (2 ** min(max(attempts - 1, 0), 30)), MAX_RETRY_DELAY_SECONDS)
     return max(delay, retry_after or 0.0)
 
 
@@ -224,7 +229,13 @@ def _deliver_one(
         return
 
     try:
-        sent = _send(settings, config, delivery, view, clock())
+        prepared = _prepare_message(settings, config, delivery, view, clock())
+    except Exception as exc:  # a rendering bug must not stop the other deliveries
+        fail(f"could not render the message: {exc.__class__.__name__}: {exc}", transient=False)
+        return
+
+    try:
+        sent = _transmit(settings, config, delivery, prepared)
     except SendError as exc:
         fail(str(exc), transient=exc.transient, response=exc.response, retry_after=exc.retry_after)
         if delivery.channel == "slack" and exc.retry_after and exc.transient:
@@ -252,6 +263,8 @@ def _unsendable(
             return "the subscriber has no email address any more", False
         if settings.smtp is None:
             return "no smtp: section in the config", True
+        if "@" not in envelope_sender(settings.smtp):
+            return "smtp.from is not an email address", True
     elif delivery.channel == "slack":
         if config.slack_webhook is None or not config.slack_webhook.get_secret_value().strip():
             return "the subscriber has no Slack webhook any more", False
@@ -260,16 +273,24 @@ def _unsendable(
     return None
 
 
-def _send(
+def _prepare_message(
     settings: Settings, config: SubscriberConfig, delivery: Delivery, view: MessageView,
     now: datetime,
-) -> Sent:
+) -> EmailMessage | dict[str, Any]:
     if delivery.channel == "email":
         assert settings.smtp is not None
-        message = build_email(
-            view, render_email(view), sender=settings.smtp.from_, recipients=config.email,
-            date=now,
+        return build_email(
+            view, render_email(view), sender=settings.smtp.from_, recipients=config.email, date=now,
         )
-        return send_email(settings.smtp, message, config.email)
+    return render_slack(view)
+
+
+def _transmit(
+    settings: Settings, config: SubscriberConfig, delivery: Delivery,
+    prepared: EmailMessage | dict[str, Any],
+) -> Sent:
+    if isinstance(prepared, EmailMessage):
+        assert settings.smtp is not None
+        return send_email(settings.smtp, prepared, config.email)
     assert config.slack_webhook is not None
-    return post_to_slack(config.slack_webhook.get_secret_value(), render_slack(view))
+    return post_to_slack(config.slack_webhook.get_secret_value(), prepared)
