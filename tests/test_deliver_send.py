@@ -375,9 +375,11 @@ def test_digest_groups_alerts_into_one_message(
     settings = settings_for(tmp_path, port, slack.url, mode="digest",
                             digest={"every": "daily", "at": "08:00", "timezone": "UTC"})
     with database.session() as session:
-        sync_subscribers(session, settings, T0 - timedelta(days=2))
+        sync_subscribers(session, settings, T0 - timedelta(days=3))
         for n, title in enumerate(("Alpha story", "Beta story", "Gamma story")):
             add_alert(session, title=title, now=T0 - timedelta(hours=n + 2), score=5 - n)
+        older = add_alert(session, title="Delta story", now=T0 - timedelta(days=2), score=1)
+        grow_alert(session, older, T0 - timedelta(hours=1), site_name="Late Paper")
         add_alert(session, title="Old baseline", now=T0 - timedelta(hours=3), baseline=True)
         add_alert(session, title="Too late", now=T0 + timedelta(minutes=5))
 
@@ -385,13 +387,17 @@ def test_digest_groups_alerts_into_one_message(
     assert summary.digests_queued == 1 and summary.sent == 2
     (received,) = handler.messages
     message = received.message
-    assert message["Subject"] == "[newswatch] Daily digest, 28 Nov 2026 08:00 UTC: 3 stories"
+    assert message["Subject"] == "[newswatch] Daily digest, 28 Nov 2026 08:00 UTC: 4 stories"
     text = message.get_body(("plain",)).get_content()
-    positions = [text.index(t) for t in ("Alpha story", "Beta story", "Gamma story")]
+    positions = [text.index(t) for t in ("Alpha story", "Beta story", "Gamma story", "Delta story")]
     assert positions == sorted(positions)  # best score first
+    # The older story is in as an update, its new source marked.
+    assert "Delta story [updated]" in text
+    assert "[new] Delta story (follow-up) — Late Paper" in text
+    assert "[new] Delta story — " not in text and "[new] Alpha" not in text
     assert "Old baseline" not in text and "Too late" not in text
     (payload,) = slack.payloads
-    assert sum(1 for b in payload["blocks"] if b["type"] == "section") == 3
+    assert sum(1 for b in payload["blocks"] if b["type"] == "section") == 4
     # The next run in the same period sends nothing; the next period picks up "Too late".
     assert deliver_pending(settings, T0 + timedelta(hours=3), database=database).attempted == 0
     nxt = deliver_pending(settings, T0 + timedelta(days=1), database=database)

@@ -98,8 +98,13 @@ def story_view(
     *,
     status: str = "new",
     shown_article_ids: set[int] | None = None,
+    new_since: datetime | None = None,
 ) -> StoryView:
-    """One story as a subscriber sees it: all the alerts it wants on that story, merged."""
+    """One story as a subscriber sees it: all the alerts it wants on that story, merged.
+
+    Sources are marked new when not in ``shown_article_ids`` (an update after a message)
+    or added at or after ``new_since`` (an updated story in a digest).
+    """
     best = max(alerts, key=lambda a: (a.score or 0.0, -a.id))
     story: Story = best.story
     articles = list(story.articles)
@@ -117,7 +122,8 @@ def story_view(
                 url=url,
                 outlet=outlet_of(article),
                 feeds=_feed_names(article),
-                is_new=shown_article_ids is not None and article.id not in shown_article_ids,
+                is_new=(shown_article_ids is not None and article.id not in shown_article_ids)
+                or (new_since is not None and _after(article.created_at, new_since)),
             )
         )
     # New sources first in an update, so the reason for the message is on top.
@@ -175,8 +181,11 @@ def message_view(
         by_story: dict[int, list[Alert]] = {}
         for alert in sorted(alerts, key=lambda a: ids.index(a.id)):
             by_story.setdefault(alert.story_id, []).append(alert)
+        period_start = _parse_time(payload.get("period_start"))
         stories = tuple(
-            story_view(group, status="new" if any(a.id in new_ids for a in group) else "updated")
+            story_view(group, status="new")
+            if any(a.id in new_ids for a in group)
+            else story_view(group, status="updated", new_since=period_start)
             for group in by_story.values()
         )
         if not stories:
@@ -186,7 +195,7 @@ def message_view(
             subscriber=config.name,
             key=delivery.key,
             stories=stories,
-            period_start=_parse_time(payload.get("period_start")),
+            period_start=period_start,
             period_end=_parse_time(payload.get("period_end")),
             every=payload.get("every"),
         )
@@ -225,3 +234,10 @@ def _parse_time(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value))
     except ValueError:
         return None
+
+
+def _after(moment: datetime | None, start: datetime) -> bool:
+    if moment is None:
+        return False
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=start.tzinfo)
+    return aware >= start
