@@ -30,8 +30,9 @@ def web_command(
         warning = exposure_warning(settings, listen)
         if warning:
             typer.echo(f"newswatch: warning: {warning}", err=True)
-        typer.echo(f"newswatch web: serving on {listen.url} (Ctrl-C to stop)", err=True)
-        serve(settings, listen)
+        serve(settings, listen, announce=lambda url: typer.echo(
+            f"newswatch web: serving on {url} (Ctrl-C to stop)", err=True
+        ))
     except (ServeError, DatabaseNotReady) as exc:
         fail(str(exc))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from config.settings import Settings
@@ -68,14 +69,25 @@ def check_port_free(listen: Listen) -> None:
             raise ServeError(f"cannot listen on {listen.host}:{listen.port}: {exc.strerror or exc}") from None
 
 
-def serve(settings: Settings, listen: Listen, *, log_level: str = "info") -> None:
-    """Open the database, then serve until interrupted. Raises ServeError or DatabaseNotReady."""
+def serve(
+    settings: Settings,
+    listen: Listen,
+    *,
+    log_level: str = "info",
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Open the database, then serve until interrupted. Raises ServeError or DatabaseNotReady.
+
+    ``announce`` hears the URL once the port and the database have been checked.
+    """
     import uvicorn
 
     from flows.web.app import create_app
 
     check_port_free(listen)
     app = create_app(settings)
+    if announce:
+        announce(listen.url)
     uvicorn.run(
         app,
         host=listen.host,
