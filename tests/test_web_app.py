@@ -593,3 +593,21 @@ def test_every_route_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
             assert "2026-11-26: 1 alert" in chart
     finally:
         db.dispose()
+
+
+def test_broken_topic_definitions_are_reported_not_fatal(tmp_path: Path) -> None:
+    config = tmp_path / "newswatch.yaml"
+    config.write_text(
+        yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'n.db'}", "topics": "no-such-topics/"}),
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    db = open_database(settings.resolved_database_url, migrate=True)
+    seed_database(db)
+    db.dispose()
+    with TestClient(create_app(settings, clock=lambda: NOW)) as test_client:
+        assert SAFE_TITLE in test_client.get("/").text
+        index = test_client.get("/topics").text
+        assert "The topic definitions could not be read" in index and "no such file or folder" in index
+        topic = test_client.get("/topics/uk-us-relations")
+        assert topic.status_code == 200 and "could not be read" in topic.text and SAFE_TITLE in topic.text
