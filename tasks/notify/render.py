@@ -100,7 +100,7 @@ def _story_context(story: StoryView) -> dict[str, Any]:
     ]
     return {
         "title": one_line(story.title, 300),
-        "link": sources[0]["link"] if sources else None,
+        "link": safe_link(story.url) if story.url else (sources[0]["link"] if sources else None),
         "topics": [one_line(t, 100) for t in story.topics],
         "score": story.score,
         "snippet": one_line(story.snippet, 500),
@@ -191,7 +191,7 @@ def _header_text(view: MessageView) -> str:
 
 
 def _story_mrkdwn(story: StoryView) -> str:
-    link = story.sources[0].url if story.sources else ""
+    link = story.url or (story.sources[0].url if story.sources else "")
     title = slack_link(link, story.title) if link else slack_escape(one_line(story.title, 300))
     updated = " _(updated)_" if story.status == "updated" else ""
     lines = [

@@ -42,6 +42,7 @@ class StoryView:
     source_count: int
     status: str = "new"  # new | updated
     first_seen_at: datetime | None = None
+    url: str = ""  # the story's first article: where its title links
 
     @property
     def new_source_count(self) -> int:
@@ -126,6 +127,7 @@ def story_view(
                 or (new_since is not None and _after(article.created_at, new_since)),
             )
         )
+    first_url = sources[0].url if sources else ""
     # New sources first in an update, so the reason for the message is on top.
     sources.sort(key=lambda s: not s.is_new)
     snippet, terms = _snippet(best.evidence)
@@ -141,6 +143,7 @@ def story_view(
         source_count=len(sources),
         status=status,
         first_seen_at=story.first_seen_at,
+        url=first_url,
     )
 
 
