@@ -101,7 +101,7 @@ def test_stems_and_terms() -> None:
     assert stem("agreed") == stem("agree")
     assert stem("bus") == "bus"
     terms = story_terms("UK and US agree steel deal", BODY)
-    assert {"steel", "tariff", "marsh", "helen_marsh", "usa", "uk"} <= set(terms)
+    assert {"steel", "tariff", "marsh", "helen", "usa", "uk"} <= set(terms)
     assert "the" not in terms and "said" not in terms
     assert terms["marsh"] > terms["cost"]  # a name counts more than a plain word
 

@@ -98,29 +98,22 @@ def _term(token: str) -> str | None:
 
 
 def _scan(text: str, weight: float, counts: dict[str, float], names: set[str], spot_names: bool) -> None:
+    """Add a text's terms to ``counts``; note in ``names`` those capitalised inside a sentence.
+
+    A name's words count as single terms, not also as a "first_last" pair: a pair would
+    count the same person three times, and people and institutions recur across the
+    distinct stories of a subject (measured: pairs merged two central-bank stories).
+    """
     for pattern, replacement in _COUNTRY_PHRASES:
         text = pattern.sub(replacement, text)
     previous_ends_sentence = True
-    previous_name: str | None = None
     for match in _TERM_WORD.finditer(text):
         token = match.group(0)
         term = _term(token)
-        is_name = (
-            spot_names
-            and token[:1].isupper()
-            and not previous_ends_sentence
-            and term is not None
-            and not term.isdigit()
-        )
         if term is not None:
             counts[term] = counts.get(term, 0.0) + weight
-            if is_name:
+            if spot_names and token[:1].isupper() and not previous_ends_sentence and not term.isdigit():
                 names.add(term)
-            if is_name and previous_name is not None:
-                pair = f"{previous_name}_{term}"  # "keir_starmer": a two-word name
-                counts[pair] = counts.get(pair, 0.0) + weight
-                names.add(pair)
-        previous_name = term if is_name else None
         previous_ends_sentence = text[match.end() : match.end() + 1] in _SENTENCE_END_CHARS
 
 
