@@ -120,3 +120,14 @@ def test_retry_after_as_seconds_or_http_date() -> None:
     assert retry_after_seconds("Sat, 28 Nov 2026 09:02:00 GMT", NOW) == 120.0
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+def test_the_notify_package_and_delivery_storage_never_import_prefect() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, tasks.notify, tasks.notify.preview, storage.deliveries; "
+            "print('prefect' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert result.stdout.strip() == "False", result.stderr
