@@ -346,6 +346,7 @@ def measure_restart(pool: ExtractorPool) -> float:
     """Time to replace a worker: start a new one the way the pool does after a crash."""
     started = time.perf_counter()
     worker = pool._new_worker()  # the same call the dispatcher makes
+    worker.conn.recv()  # "ready"
     worker.conn.send((0, ExtractionInput("https://x.example/", None, entry_summary="warm")))
     worker.conn.recv()
     elapsed = time.perf_counter() - started

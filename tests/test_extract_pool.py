@@ -13,6 +13,8 @@ import pytest
 
 from tasks.extract import Extracted, ExtractionInput, ExtractorPool, extract_article
 
+pytestmark = pytest.mark.timeout(60)  # a hung pool fails fast instead of stalling the suite
+
 SUMMARY = "A summary long enough to stand in for the article when the page is not usable. " * 3
 PAGE = (
     "<html lang='en'><body><article><h1>Headline</h1><p>"
@@ -155,3 +157,38 @@ def test_fast_mode_runs_in_the_workers_and_only_for_the_default_extractor() -> N
     assert result == extract_article(item("fast"), fast=True)
     with pytest.raises(ValueError):
         ExtractorPool(workers=1, extract_fn=raises, fast=True)
+
+
+def test_submissions_from_many_threads_all_come_back() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ExtractorPool(workers=2, timeout_seconds=10) as pool:
+        def submit_batch(batch: int) -> list[Extracted]:
+            futures = [pool.submit(item(f"t{batch}-{i}")) for i in range(6)]
+            return [future.result(timeout=30) for future in futures]
+
+        with ThreadPoolExecutor(max_workers=4) as threads:
+            batches = list(threads.map(submit_batch, range(4)))
+    assert [len(batch) for batch in batches] == [6, 6, 6, 6]
+    assert all(result.method == "trafilatura" for batch in batches for result in batch)
+
+
+def test_a_worker_killed_while_idle_is_replaced() -> None:
+    with ExtractorPool(workers=1, timeout_seconds=10) as pool:
+        assert pool.submit(item("before")).result(timeout=10).method == "trafilatura"
+        victim = pool._workers[0].process
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(timeout=5)
+        after = pool.submit(item("after")).result(timeout=10)
+    assert (after.method, after.error) == ("trafilatura", None)
+    assert pool.restarts == 1
+
+
+def test_a_future_cancelled_before_it_starts_is_skipped() -> None:
+    with ExtractorPool(workers=1, timeout_seconds=5, extract_fn=sleepy_unless_fast) as pool:
+        first = pool.submit(item("ok-first"))
+        queued = [pool.submit(item(f"ok{i}")) for i in range(5)]
+        cancelled = [future.cancel() for future in queued[2:]]
+        results = [future.result(timeout=10) for future in [first, *queued[:2]]]
+    assert all(result.method == "trafilatura" for result in results)
+    assert all(future.cancelled() for future, ok in zip(queued[2:], cancelled, strict=True) if ok)

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, TypeVar
 
 from tasks.extraction.article import Extracted, ExtractionInput, extract_article, fallback_result
@@ -37,6 +38,7 @@ ExtractFn = Callable[[ExtractionInput], Extracted]
 _PRELOAD = ["__main__", "tasks.extraction.warmup"]
 _MAX_SEND_ATTEMPTS = 3
 _MAX_STARTUP_FAILURES = 3
+_READY = "ready"
 
 
 class _ExtractionTimeout(BaseException):
@@ -75,6 +77,12 @@ def _worker_main(conn: Connection, extract_fn: ExtractFn, timeout: float) -> Non
     # Nobody configures logging here: keep trafilatura's per-page complaints off stderr.
     for name in ("trafilatura", "htmldate", "courlan", "justext", "readability"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    # Jobs (and their deadlines) start only once the worker says it is ready, so a slow
+    # start on a busy machine never counts against a page's timeout.
+    try:
+        conn.send(_READY)
+    except (OSError, ValueError):
+        return
     while True:
         try:
             message = conn.recv()
@@ -96,6 +104,7 @@ class _Job:
     inp: ExtractionInput
     future: concurrent.futures.Future[Extracted]
     send_attempts: int = 0
+    started: bool = False  # future marked running (happens once, before the first send)
 
 
 class _Worker:
@@ -113,6 +122,8 @@ class _Worker:
         self.job: _Job | None = None
         self.deadline = 0.0
         self.completed = 0
+        self.broken = False  # its pipe failed: waiting for its sentinel to replace it
+        self.ready = False   # said "ready": takes jobs from then on
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -167,7 +178,7 @@ class ExtractorPool:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.timeout_seconds = timeout_seconds
         self.kill_grace_seconds = (
-            kill_grace_seconds if kill_grace_seconds is not None else max(1.0, timeout_seconds / 4)
+            kill_grace_seconds if kill_grace_seconds is not None else max(2.0, timeout_seconds / 4)
         )
         self.max_in_flight = max_in_flight or self.workers * 2
         self._extract_fn = extract_fn
@@ -278,13 +289,13 @@ class ExtractorPool:
         now = time.monotonic()
         timeout = min((worker.deadline - now for worker in busy), default=None)
         waitables: list[Any] = [self._wake_read]
-        waitables += [worker.conn for worker in busy]
+        waitables += [worker.conn for worker in self._workers if worker.job or not worker.ready]
         waitables += [worker.process.sentinel for worker in self._workers]
         ready = set(wait(waitables, timeout=max(0.0, timeout) if timeout is not None else None))
         if self._wake_read in ready:
             os.read(self._wake_read, 4096)
         for index, worker in enumerate(self._workers):
-            if worker.job is not None and worker.conn in ready:
+            if worker.conn in ready and (worker.job is not None or not worker.ready):
                 self._receive(index, worker)
             elif worker.process.sentinel in ready:
                 self._replace(index, worker, "extraction worker crashed (exit code "
@@ -298,23 +309,38 @@ class ExtractorPool:
 
     def _assign_pending(self) -> None:
         for worker in self._workers:
-            if worker.job is not None:
+            if worker.job is not None or worker.broken or not worker.ready:
                 continue
+            while worker.job is None and not worker.broken:
+                job = self._next_job()
+                if job is None:
+                    return
+                self._send(worker, job)
+
+    def _next_job(self) -> _Job | None:
+        """The oldest pending job, started; jobs the caller cancelled meanwhile are dropped."""
+        while True:
             with self._lock:
                 if not self._pending:
-                    return
+                    return None
                 job = self._pending.popleft()
-            if not job.future.set_running_or_notify_cancel():
-                continue  # cancelled by the caller before it started
-            self._send(worker, job)
+            if job.started or job.future.set_running_or_notify_cancel():
+                job.started = True
+                return job
 
     def _send(self, worker: _Worker, job: _Job) -> None:
+        try:
+            payload = ForkingPickler.dumps((job.job_id, job.inp))
+        except Exception as exc:  # the input itself cannot travel
+            job.future.set_result(fallback_result(job.inp, f"could not hand the page to a worker: {exc}"))
+            return
         job.send_attempts += 1
         try:
-            worker.conn.send((job.job_id, job.inp))
-        except (OSError, ValueError):
-            # The worker died before taking the job: the job is innocent, requeue it
-            # (bounded, in case it is the input that cannot be sent).
+            worker.conn.send_bytes(payload)
+        except OSError:
+            # The worker died before taking the job: the job is innocent, so it goes back
+            # to the front of the queue; the dead worker is replaced once its sentinel fires.
+            worker.broken = True
             if job.send_attempts < _MAX_SEND_ATTEMPTS:
                 with self._lock:
                     self._pending.appendleft(job)
@@ -326,12 +352,16 @@ class ExtractorPool:
 
     def _receive(self, index: int, worker: _Worker) -> None:
         try:
-            job_id, result = worker.conn.recv()
+            message = worker.conn.recv()
         except (EOFError, OSError):
             worker.process.join(timeout=1.0)
             self._replace(index, worker, "extraction worker crashed (exit code "
                           f"{worker.process.exitcode})")
             return
+        if message == _READY:
+            worker.ready = True
+            return
+        job_id, result = message
         job = worker.job
         worker.job = None
         worker.completed += 1
