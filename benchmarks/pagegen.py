@@ -142,15 +142,20 @@ def article_html(shape: SiteShape, feed: int, item: int) -> str:
         sentences = [_sentence(rng) for _ in range(rng.randint(2, 5))]
         if topical and index in (0, 3):
             sentences.insert(1, rng.choice(_TOPICAL))
-        paragraphs.append(f"<p>{' '.join(sentences)}</p>")
+        if rng.random() < 0.4:  # an inline link, as reporters add
+            sentences[0] = f'<a href="/topic/{rng.choice(_WORDS)}">{sentences[0]}</a>'
+        paragraphs.append(f'<div class="paragraph-wrap"><p class="para">{" ".join(sentences)}</p></div>')
+        if index % 4 == 3:
+            paragraphs.append(
+                f'<div class="ad-slot" data-slot="{index}"><div class="ad-inner"><div class="ad-label">'
+                f'<span>Advertisement</span></div><div id="ad-{index}" class="ad-frame"></div></div></div>'
+            )
         if index % 6 == 5:
             paragraphs.append(
                 f'<figure class="inline-image"><img src="/img/{feed}-{item}-{index}.jpg" alt="">'
                 f"<figcaption>{_sentence(rng, 5, 10)}</figcaption></figure>"
             )
-    nav = "".join(
-        f'<li class="nav-item"><a href="/section/{s.lower()}">{s}</a></li>' for s in _SECTIONS
-    )
+    nav = _mega_menu(rng)
     head = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)} | {site}</title>'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -191,18 +196,56 @@ def article_html(shape: SiteShape, feed: int, item: int) -> str:
         + f"</ul><p>© 2026 {site}. All rights reserved.</p></footer>"
     )
     page = head + "</head>" + header + article + aside + footer
-    # Scripts fill the page to its size, as analytics, ad and state blobs do on real sites.
-    scripts = []
+    # Card grids, ad slots and script blobs fill the page to its size, as on real sites.
+    fill: list[str] = []
     size = len(page)
     while size < target:
-        blob = json.dumps({
-            "slot": rng.randint(1, 10**6), "keys": [rng.choice(_WORDS) for _ in range(120)],
-            "config": {rng.choice(_WORDS): rng.random() for _ in range(40)},
-        })
-        script = f'<script>window.__STATE_{len(scripts)}__ = {blob};</script>'
-        scripts.append(script)
-        size += len(script)
-    return page + "".join(scripts) + "</body></html>"
+        block = _card_section(rng, shape) if len(fill) % 8 == 1 else _script_blob(rng, len(fill))
+        fill.append(block)
+        size += len(block)
+    return page.replace("</footer>", "</footer>" + "".join(fill)) + "</body></html>"
+
+
+def _mega_menu(rng: random.Random) -> str:
+    """A section menu with sub-menus of links: hundreds of elements, as news sites have."""
+    parts = []
+    for section in _SECTIONS:
+        links = "".join(
+            f'<li class="sub-item"><a class="sub-link" href="/{section.lower()}/{word}">'
+            f"<span>{word.title()}</span></a></li>"
+            for word in rng.sample(_WORDS, 12)
+        )
+        parts.append(
+            f'<li class="nav-item has-menu"><a href="/section/{section.lower()}">{section}</a>'
+            f'<div class="mega"><div class="mega-col"><ul class="sub">{links}</ul></div></div></li>'
+        )
+    return "".join(parts)
+
+
+def _card_section(rng: random.Random, shape: SiteShape) -> str:
+    """A "more stories" grid: cards of nested divs, an image, a headline and a teaser."""
+    cards = []
+    for _ in range(rng.randint(6, 12)):
+        link = article_path(rng.randrange(shape.feeds), rng.randrange(shape.articles_per_feed))
+        cards.append(
+            f'<div class="card"><div class="card-media"><a href="{link}"><picture><img loading="lazy" '
+            f'src="/img/{rng.randint(1, 99999)}.jpg" alt=""></picture></a></div><div class="card-body">'
+            f'<span class="kicker">{rng.choice(_SECTIONS)}</span><h3 class="card-title"><a href="{link}">'
+            f'{_sentence(rng, 5, 10)}</a></h3><p class="teaser">{_sentence(rng, 8, 16)}</p>'
+            f'<div class="card-meta"><span class="time">{rng.randint(1, 59)} min ago</span></div></div></div>'
+        )
+    return (
+        f'<section class="more-stories"><h2 class="section-title">More {rng.choice(_SECTIONS)}</h2>'
+        f'<div class="grid">{"".join(cards)}</div></section>'
+    )
+
+
+def _script_blob(rng: random.Random, index: int) -> str:
+    blob = json.dumps({
+        "slot": rng.randint(1, 10**6), "keys": [rng.choice(_WORDS) for _ in range(120)],
+        "config": {rng.choice(_WORDS): rng.random() for _ in range(40)},
+    })
+    return f"<script>window.__STATE_{index}__ = {blob};</script>"
 
 
 def feed_xml(shape: SiteShape, feed: int, base_url: str) -> str:
