@@ -155,7 +155,9 @@ class ExtractorPool:
     ``extract_fn`` (a module-level function, for pickling) replaces ``extract_article``,
     e.g. in tests; ``fast`` runs trafilatura's fast mode (see extract_article). A worker
     still busy ``kill_grace_seconds`` after its timer is killed and replaced. Workers start
-    in the background; the first result waits for them. Safe to use from a process that runs threads (fork server or spawn, never plain fork).
+    in the background; the first result waits for them. Safe to use from a process that
+    runs threads (fork server or spawn, never plain fork). With the fork server the main
+    module is imported once more in it, so it needs the usual ``__main__`` guard.
     """
 
     def __init__(
@@ -289,7 +291,9 @@ class ExtractorPool:
         now = time.monotonic()
         timeout = min((worker.deadline - now for worker in busy), default=None)
         waitables: list[Any] = [self._wake_read]
-        waitables += [worker.conn for worker in self._workers if worker.job or not worker.ready]
+        waitables += [
+            worker.conn for worker in self._workers if worker.job is not None or not worker.ready
+        ]
         waitables += [worker.process.sentinel for worker in self._workers]
         ready = set(wait(waitables, timeout=max(0.0, timeout) if timeout is not None else None))
         if self._wake_read in ready:
@@ -304,7 +308,7 @@ class ExtractorPool:
         for index, worker in enumerate(self._workers):
             if worker.job is not None and now >= worker.deadline:
                 self._replace(index, worker, "extraction timed out after "
-                              f"{_seconds(self.timeout_seconds)} s (worker killed)", kill=True)
+                              f"{_seconds(self.timeout_seconds)} s (worker killed)")
         return True
 
     def _assign_pending(self) -> None:
@@ -369,7 +373,8 @@ class ExtractorPool:
         if job is not None and job.job_id == job_id:
             job.future.set_result(result)
 
-    def _replace(self, index: int, worker: _Worker, error: str, kill: bool = False) -> None:
+    def _replace(self, index: int, worker: _Worker, error: str) -> None:
+        """Kill ``worker``, resolve its job (if any) with ``error``, start a fresh one."""
         job = worker.job
         worker.job = None
         worker.stop(kill=True)
