@@ -9,6 +9,7 @@ Invalid config raises :class:`ConfigError` with one message naming the key and t
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -287,6 +288,30 @@ def _describe(error: ValidationError, source: str) -> str:
     return f"{source}: {key}: {message}{extra}"
 
 
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env_references(value: Any, where: str = "") -> Any:
+    """Replace ``${NAME}`` in string values with the environment variable NAME.
+
+    Secrets (SMTP passwords, Slack webhook URLs) can so stay out of the file. A reference
+    to a variable that is not set is a config error naming the key.
+    """
+    if isinstance(value, dict):
+        return {k: expand_env_references(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env_references(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{where}: refers to ${{{name}}}, which is not set in the environment")
+            return os.environ[name]
+
+        return _ENV_REFERENCE.sub(replace, value)
+    return value
+
+
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     """Read the YAML file at ``path`` and the environment into :class:`Settings`.
 
@@ -318,7 +343,10 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{file}: the top level must be a mapping of settings")
-        data = loaded
+        try:
+            data = expand_env_references(loaded)
+        except ConfigError as exc:
+            raise ConfigError(f"{file}: {exc}") from None
         base_dir = file.resolve().parent
     data.update(overrides)
     data.setdefault("base_dir", base_dir)

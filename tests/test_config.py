@@ -62,3 +62,20 @@ def test_the_cli_prints_the_message_not_a_traceback(tmp_path: Path) -> None:
     assert "fetch.timeout_seconds" in result.output and "Traceback" not in result.output
     missing = CliRunner().invoke(app, ["feeds", "--config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "no such config file" in missing.output
+
+
+def test_secrets_come_from_environment_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (
+        "smtp: {host: mail.example, password: '${NW_SMTP_PASSWORD}'}\n"
+        "subscribers:\n  - name: desk\n    slack_webhook: '${NW_DESK_HOOK}'\n"
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=r"subscribers\[0\]\.slack_webhook: refers to \$\{NW_DESK_HOOK\}"):
+        monkeypatch.setenv("NW_SMTP_PASSWORD", "s3cret")
+        load_settings(path)
+    monkeypatch.setenv("NW_DESK_HOOK", "https://hooks.slack.example/T/B/x")
+    settings = load_settings(path)
+    assert settings.smtp is not None and settings.smtp.password is not None
+    assert settings.smtp.password.get_secret_value() == "s3cret"
+    assert settings.subscribers[0].slack_webhook.get_secret_value().endswith("/x")
+    assert "s3cret" not in repr(settings) and "hooks.slack" not in repr(settings)
