@@ -299,10 +299,11 @@ def prune(config: ConfigOption = None) -> None:
 
 def _register_command_groups() -> None:
     """Command groups that live in their own modules."""
-    from flows.cli import delivery, topics
+    from flows.cli import delivery, topics, web
 
     app.add_typer(topics.app, name="topics")
     delivery.register(app)
+    web.register(app)
 
 
 _register_command_groups()
