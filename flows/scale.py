@@ -1,9 +1,15 @@
 """Running on Prefect's engine: a sharded pass over N workers, and the one-time bootstrap.
 
-``monitor-sharded`` starts one ``monitor`` run per online worker of the pool, each with
-its shard of the feeds, and waits for them; the shards share article and analysis work
-through database claims, so no article is processed twice. ``bootstrap`` creates the
-work pool, the global concurrency limits and the automations a self-hosted server needs.
+``monitor-sharded`` starts one ``monitor`` run per online worker of the ``newswatch`` pool,
+each with its shard of the feeds, and waits for them; the shards share article and
+analysis work through database claims, so no article is processed twice.
+
+Two process work pools keep the shards apart: ``newswatch`` holds the scaled-out workers,
+each started with ``--limit 1`` so a worker takes one shard at a time and N shards land on
+N workers; ``newswatch-control`` holds one worker for the scheduled flows that only
+coordinate or send (``monitor-sharded``, ``deliver``), so a waiting ``monitor-sharded``
+never takes a shard worker's slot. ``bootstrap`` creates both pools, the global
+concurrency limits and the automations a self-hosted server needs.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
-WORK_POOL = "newswatch"
+WORK_POOL = "newswatch"  # the scaled workers that run monitor shards
+CONTROL_POOL = "newswatch-control"  # one worker: monitor-sharded and deliver
 MONITOR_DEPLOYMENT = "monitor/monitor"
 # Cluster-wide caps (Prefect global concurrency limits) the flows take slots from.
 CONCURRENCY_LIMITS = {"newswatch-monitor-pass": 1, "newswatch-deliver": 1}
@@ -74,18 +81,21 @@ async def _wait_for(run_ids: list[Any], timeout: timedelta) -> dict[str, str]:
     return states
 
 
-async def bootstrap(pool: str = WORK_POOL, *, notify_slack_webhook: str | None = None) -> list[str]:
+async def bootstrap(
+    pool: str = WORK_POOL, *, notify_slack_webhook: str | None = None, control_pool: str = CONTROL_POOL
+) -> list[str]:
     """Create what a self-hosted deployment needs; safe to run again. Returns what it did."""
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
     done: list[str] = []
     async with get_client() as client:
-        try:
-            await client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-            done.append(f"created work pool {pool!r} (process)")
-        except ObjectAlreadyExists:
-            done.append(f"work pool {pool!r} already exists")
+        for name in dict.fromkeys([pool, control_pool]):
+            try:
+                await client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+                done.append(f"created work pool {name!r} (process)")
+            except ObjectAlreadyExists:
+                done.append(f"work pool {name!r} already exists")
         existing = {limit.name for limit in await client.read_global_concurrency_limits(limit=200)}
         for name, limit in CONCURRENCY_LIMITS.items():
             if name in existing:
