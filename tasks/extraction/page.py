@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 # Phrases a paywall or registration wall shows in place of the article.
@@ -199,30 +200,33 @@ def _meta_date(tree: HtmlElement, meta: dict[str, str]) -> datetime | None:
         parsed = parse_datetime(meta.get(name))
         if parsed:
             return parsed
-    for element in tree.xpath('//*[@itemprop="datePublished"] | //time[@pubdate]'):
+    for element in _DATE_ELEMENTS(tree):
         parsed = parse_datetime(element.get("datetime") or element.get("content"))
         if parsed:
             return parsed
     return None
 
 
+_BODY_TEXT = XPath("//body//text()[not(parent::script or parent::style or parent::noscript)]")
+_BODY_NAMES = XPath("//body//@class | //body//@id")
+_DATE_ELEMENTS = XPath('//*[@itemprop="datePublished"] | //time[@pubdate]')
+_JSON_LD = XPath('//script[@type="application/ld+json"]')
+
+
 def _visible_text(tree: HtmlElement) -> str:
     """Text a reader sees in the body (no scripts or styles), joined by spaces."""
-    parts = tree.xpath(
-        "//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"
-    )
-    return " ".join(" ".join(parts).split())
+    return " ".join(" ".join(_BODY_TEXT(tree)).split())
 
 
 def _paywall_class_tokens(tree: HtmlElement) -> list[str]:
-    names = " ".join(tree.xpath("//body//@class | //body//@id"))
+    names = " ".join(_BODY_NAMES(tree))
     return sorted({match.group(1).lower() for match in _PAYWALL_CLASS.finditer(names)})
 
 
 def _json_ld_article(tree: HtmlElement) -> dict[str, Any]:
     """The article fields of the page's JSON-LD: headline, author, published, publisher, free."""
     found: dict[str, Any] = {}
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
+    for script in _JSON_LD(tree):
         try:
             data = json.loads(script.text or "", strict=False)
         except (ValueError, RecursionError):
