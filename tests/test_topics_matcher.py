@@ -58,6 +58,56 @@ def test_sentence_requires_one_sentence() -> None:
     assert not fires("SENTENCE(labour, canvass*)", body="Labour staff flew out. They went canvassing.")
 
 
+# n OF @group: different entries of a group in one sentence --------------------------
+
+COUNTRIES = {"countries": [["France", "French", "Paris"], ["Spain", "Spanish"], "@capitals"],
+             "capitals": ["Lima", "Quito"]}
+
+
+def test_n_of_group_needs_different_entries_in_one_sentence() -> None:
+    query = "SENTENCE(2 OF @countries, backed)"
+    assert fires(query, body="The French president backed a Spanish candidate.", groups=COUNTRIES)
+    # The forms of one entry ([France, French, Paris]) are one name, however many appear.
+    assert not fires(query, body="The French president backed a candidate in France.", groups=COUNTRIES)
+    assert not fires(query, body="Paris backed the French candidate.", groups=COUNTRIES)
+    # Two countries, but not in the same sentence.
+    assert not fires(query, body="The French president backed her. Spain objected.", groups=COUNTRIES)
+    # An included group's plain entries stay different names.
+    assert fires(query, body="Lima backed Quito.", groups=COUNTRIES)
+    assert fires("3 OF @countries", body="Paris, Madrid? No: Lima, Spain and France.", groups=COUNTRIES)
+    assert not fires("3 OF @countries", body="Lima, Lima and Spain.", groups=COUNTRIES)
+
+
+def test_n_of_group_in_the_headline_and_near() -> None:
+    assert fires("title:(2 OF @countries)", title="Spanish firm ran French campaign", groups=COUNTRIES)
+    assert not fires("title:(2 OF @countries)", body="Spanish firm ran French campaign", groups=COUNTRIES)
+    assert fires("(2 OF @countries) NEAR/3 meddl*", body="Spain accused France of meddling.", groups=COUNTRIES)
+
+
+def test_n_of_group_evidence_quotes_both_names() -> None:
+    topics = load_topics([{"id": "t", "match": "SENTENCE(2 OF @countries, backed)", "groups": COUNTRIES}])
+    body = "Nothing here. The French president backed a Spanish candidate."
+    match = only_match(topics, Document(title="", body=body))
+    item = match.evidence[0]
+    assert body[item["start"] : item["end"]] == item["match"]
+    assert {"French", "Spanish"} <= set(item["words"])
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [("2 OF labour", "a @group after '2 OF'"), ("1 OF @countries", "between 2 and"),
+     ("SENTENCE(2 OF, x)", "a @group after")],
+)
+def test_n_of_group_errors(query: str, says: str) -> None:
+    with pytest.raises(TopicDefinitionError, match=says):
+        load_topics([{"id": "t", "match": query, "groups": COUNTRIES}])
+
+
+def test_a_group_entry_list_must_hold_words() -> None:
+    with pytest.raises(TopicDefinitionError, match="forms of one name"):
+        load_topics([{"id": "t", "match": "@g", "groups": {"g": [["France", 3]]}}])
+
+
 def test_abbreviations_do_not_end_sentences() -> None:
     body = "Mr. Smith said the U.S. Senate would vote on it."
     assert fires("SENTENCE(smith, senate, vote)", body=body)

@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from tasks.topics.model import Document
-from tasks.topics.query import And, AnyOf, InField, Near, Node, Not, Or, Sentence, Term, WordPattern
+from tasks.topics.query import (
+    And,
+    AnyOf,
+    DifferentOf,
+    InField,
+    Near,
+    Node,
+    Not,
+    Or,
+    Sentence,
+    Term,
+    WordPattern,
+)
 from tasks.topics.text import FieldText
 
 SNIPPET_LIMIT = 400  # longest sentence quoted as evidence; longer ones are cut around the match
@@ -190,6 +202,8 @@ class DocumentIndex:
             return self._near(node, scope)
         if isinstance(node, Sentence):
             return self._sentence(node, scope)
+        if isinstance(node, DifferentOf):
+            return self._different_of(node, scope)
         raise TypeError(f"unresolved query part: {node!r}")  # group references are resolved at load
 
     def _term(self, term: Term, scope: str) -> Result:
@@ -290,6 +304,27 @@ class DocumentIndex:
         for place in sorted(common):
             chosen = [places[place][0] for places in by_part]  # first of each part per sentence
             hits.append(joined(place[0], chosen, chosen[0].in_lead))
+        return Result(bool(hits), tuple(hits))
+
+    def _different_of(self, node: DifferentOf, scope: str) -> Result:
+        group = node.group
+        if not isinstance(group, AnyOf):
+            raise TypeError(f"unresolved group: {group!r}")
+        result = self.evaluate(group, scope)
+        if not result.ok:
+            return FALSE
+        entry_of = group.entry_of
+        # Per sentence, the first hit of each different entry of the group.
+        places: dict[tuple[str, int], dict[int, Hit]] = {}
+        for hit in result.hits:
+            firsts = places.setdefault(self.sentence_key(hit), {})
+            firsts.setdefault(entry_of[hit.terms[0]], hit)
+        hits = []
+        for place in sorted(places):
+            firsts = places[place]
+            if len(firsts) >= node.count:
+                chosen = sorted(firsts.values(), key=lambda h: h.first)
+                hits.append(joined(place[0], chosen, chosen[0].in_lead))
         return Result(bool(hits), tuple(hits))
 
     # Counting and evidence ------------------------------------------------------------

@@ -21,6 +21,7 @@ from tasks.topics.errors import TopicDefinitionError
 from tasks.topics.query import (
     And,
     AnyOf,
+    DifferentOf,
     GroupRef,
     InField,
     Near,
@@ -183,23 +184,40 @@ class GroupTable:
                 line=_line_of(items),
             )
         terms: dict[str, Term] = {}
+        entry_of: dict[str, int] = {}
+        next_entry = 0
         for item in items:
-            if not isinstance(item, str):
+            # A list entry ([France, French]) is several forms of one name.
+            one_name = isinstance(item, list)
+            forms = item if one_name and item else [item]
+            if not all(isinstance(form, str) for form in forms):
                 raise TopicDefinitionError(
-                    f"group entries are words or phrases in quotes or plain; found {item!r}",
+                    "group entries are words or phrases in quotes or plain, or a list of"
+                    f" the forms of one name like [France, French]; found {item!r}",
                     file=origin, where=f"group @{name}",
                 )
-            written = item.strip()
-            try:
-                if written.startswith("@"):
-                    for term in self.resolve(written[1:].replace("-", "_"), chain + (name,)).terms:
+            entry = next_entry
+            next_entry += 1
+            for form in forms:
+                written = form.strip()
+                try:
+                    if written.startswith("@"):
+                        included = self.resolve(written[1:].replace("-", "_"), chain + (name,))
+                        # An included group's entries stay different names (unless listed as one).
+                        offset = next_entry
+                        for term in included.terms:
+                            sub = included.entry_of[term.key]
+                            terms.setdefault(term.key, term)
+                            entry_of.setdefault(term.key, entry if one_name else offset + sub)
+                        if not one_name:
+                            next_entry = offset + len(included.terms)
+                    else:
+                        term = parse_term(written)
                         terms.setdefault(term.key, term)
-                else:
-                    term = parse_term(written)
-                    terms.setdefault(term.key, term)
-            except TopicDefinitionError as exc:
-                raise exc.located(file=origin, where=f"group @{name}", line=_line_of(item)) from None
-        resolved = AnyOf(name, tuple(terms.values()))
+                        entry_of.setdefault(term.key, entry)
+                except TopicDefinitionError as exc:
+                    raise exc.located(file=origin, where=f"group @{name}", line=_line_of(form)) from None
+        resolved = AnyOf(name, tuple(terms.values()), tuple(entry_of[k] for k in terms))
         self._resolved[name] = resolved
         return resolved
 
@@ -243,6 +261,8 @@ def resolve_groups(node: Node, groups: GroupTable) -> Node:
         return Near(resolve_groups(node.left, groups), resolve_groups(node.right, groups), node.distance)
     if isinstance(node, InField):
         return InField(node.field, resolve_groups(node.child, groups))
+    if isinstance(node, DifferentOf):
+        return DifferentOf(node.count, resolve_groups(node.group, groups))  # type: ignore[arg-type]
     return node
 
 
@@ -250,7 +270,8 @@ def used_groups(node: Node) -> dict[str, list[str]]:
     """Resolved groups a query uses, with their terms (they are part of the version)."""
     found: dict[str, list[str]] = {}
     if isinstance(node, AnyOf):
-        found[node.name] = [t.key for t in node.terms]
+        # Which forms make one entry matters to `n OF @group`, so it is part of the version.
+        found[node.name] = [f"{t.key}#{node.entry_of[t.key]}" for t in node.terms]
     elif isinstance(node, And | Or | Sentence):
         for child in node.children:
             found.update(used_groups(child))
@@ -259,6 +280,8 @@ def used_groups(node: Node) -> dict[str, list[str]]:
         found.update(used_groups(node.right))
     elif isinstance(node, Not | InField):
         found.update(used_groups(node.child))
+    elif isinstance(node, DifferentOf):
+        found.update(used_groups(node.group))
     return found
 
 

@@ -12,7 +12,7 @@ from tasks.topics.engine import DocumentIndex, Hit
 from tasks.topics.errors import TopicDefinitionError
 from tasks.topics.loader import Rule, Topic, read_topics, read_yaml, split_file
 from tasks.topics.model import Document, TopicMatch
-from tasks.topics.query import And, AnyOf, InField, Near, Node, Not, Or, Sentence, Term
+from tasks.topics.query import And, AnyOf, DifferentOf, InField, Near, Node, Not, Or, Sentence, Term
 
 MAX_EVIDENCE = 12  # per match: enough to explain, short enough for an email
 HITS_PER_RULE = 3
@@ -35,6 +35,8 @@ def leaf_terms(node: Node) -> list[Term]:
         return leaf_terms(node.left) + leaf_terms(node.right)
     if isinstance(node, Not | InField):
         return leaf_terms(node.child)
+    if isinstance(node, DifferentOf):
+        return leaf_terms(node.group)
     return []
 
 

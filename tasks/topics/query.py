@@ -6,7 +6,7 @@
     not_expr   := NOT not_expr | near_expr
     near_expr  := primary ( NEAR/n primary )*
     primary    := "(" or_expr ")" | FIELD ":" primary | SENTENCE "(" or_expr ( "," or_expr )+ ")"
-                | word | "phrase" | @group
+                | number OF @group | word | "phrase" | @group
 
 Keywords are case-insensitive. AND and OR cannot be mixed without parentheses: an editor
 should never have to remember which one binds first. Two words side by side are an error
@@ -25,6 +25,7 @@ from tasks.topics.text import WORD_PATTERN
 FIELDS = ("title", "lead", "body")
 MIN_PREFIX = 3  # "ab*" would match too much to mean anything
 MAX_NEAR = 200
+MAX_DIFFERENT = 9
 
 
 # The tree ---------------------------------------------------------------------------
@@ -71,10 +72,22 @@ class GroupRef:
 
 @dataclass(frozen=True)
 class AnyOf:
-    """A resolved group: any of its terms."""
+    """A resolved group: any of its terms.
+
+    ``entries`` says which entry of the group each term came from (parallel to ``terms``):
+    the forms of one entry (``[France, French]``) are one name for ``n OF @group``.
+    """
 
     name: str
     terms: tuple[Term, ...]
+    entries: tuple[int, ...] = field(default=(), compare=False)
+
+    @cached_property
+    def entry_of(self) -> dict[str, int]:
+        """Term key to entry number (each term its own entry when none were given)."""
+        if len(self.entries) != len(self.terms):
+            return {t.key: n for n, t in enumerate(self.terms)}
+        return {t.key: e for t, e in zip(self.terms, self.entries, strict=True)}
 
     @cached_property
     def by_first_word(self) -> dict[str, list[Term]]:
@@ -127,17 +140,25 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class DifferentOf:
+    """``2 OF @nations``: one sentence (or the headline) names that many different entries."""
+
+    count: int
+    group: GroupRef | AnyOf
+
+
+@dataclass(frozen=True)
 class InField:
     field: str
     child: Node
 
 
-Node = Term | GroupRef | AnyOf | And | Or | Not | Near | Sentence | InField
+Node = Term | GroupRef | AnyOf | And | Or | Not | Near | Sentence | DifferentOf | InField
 
 
 def is_positional(node: Node) -> bool:
     """Whether a node yields places in the text (so it can sit inside NEAR or SENTENCE)."""
-    if isinstance(node, Term | GroupRef | AnyOf | Near | Sentence):
+    if isinstance(node, Term | GroupRef | AnyOf | Near | Sentence | DifferentOf):
         return True
     if isinstance(node, Or):
         return all(is_positional(c) for c in node.children)
@@ -163,6 +184,8 @@ def render(node: Node) -> str:
         return f"({render(node.left)} NEAR/{node.distance} {render(node.right)})"
     if isinstance(node, Sentence):
         return "SENTENCE(" + ", ".join(render(c) for c in node.children) + ")"
+    if isinstance(node, DifferentOf):
+        return f"({node.count} OF @{node.group.name})"
     inner = render(node.child)
     if not isinstance(node.child, Term | GroupRef | AnyOf | And | Or):
         inner = f"({inner})"
@@ -310,6 +333,21 @@ class _Parser:
         self.index += 1
         return token
 
+    def peek(self, ahead: int) -> Token:
+        return self.tokens[min(self.index + ahead, len(self.tokens) - 1)]
+
+    def different_of(self) -> Node:
+        """``n OF @group``: n different entries of the group in one sentence."""
+        number = self.advance()
+        self.advance()  # OF
+        count = int(number.text)
+        if not 2 <= count <= MAX_DIFFERENT:
+            raise _error(f"'n OF @group' needs n between 2 and {MAX_DIFFERENT}", number.position)
+        if self.current.kind != "GROUP":
+            raise self.unexpected(f"a @group after '{number.text} OF', like {number.text} OF @nations")
+        group = self.advance()
+        return DifferentOf(count, GroupRef(group.text.replace("-", "_"), group.position))
+
     def expect(self, kind: str, what: str) -> Token:
         if self.current.kind != kind:
             raise self.unexpected(what)
@@ -415,6 +453,8 @@ class _Parser:
                         token.position,
                     )
             return Sentence(tuple(children))
+        if token.kind == "WORD" and token.text.isdigit() and self.peek(1).text.lower() == "of":
+            return self.different_of()
         if token.kind == "WORD":
             self.advance()
             return parse_term(token.text, token.position)
