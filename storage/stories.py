@@ -11,6 +11,7 @@ candidates, so the cost per article does not grow with the archive.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -96,17 +97,21 @@ def assign_story(session: Session, article: Article, now: datetime, settings: St
     frequencies, documents = _document_frequencies(connection, raw_terms, at, window)
     vector = weigh(raw_terms, frequencies, documents)
 
+    urls = url_hashes(article)
     decision = _same_url(connection, article)
     if decision is None:
-        candidates = _candidates(connection, signature, vector, frequencies, documents, at, window)
-        decision = decide(
-            signature, vector, at, candidates, window=window,
-            duplicate_threshold=settings.duplicate_threshold, story_threshold=settings.story_threshold,
-        )
+        candidates, known = _candidates(connection, signature, vector, frequencies, documents, at, window, urls)
+        if known is not None:
+            decision = same_url_decision(known.article_id, known.story_id)
+        else:
+            decision = decide(
+                signature, vector, at, candidates, window=window,
+                duplicate_threshold=settings.duplicate_threshold, story_threshold=settings.story_threshold,
+            )
 
     story, decision = _record(session, article, decision, now)
     article.fingerprint = fingerprint64(signature)
-    _index(connection, article, story.id, decision, signature, vector, raw_terms, at)
+    _index(connection, article, story.id, decision, signature, vector, raw_terms, at, urls)
     return StoryAssignment(
         story_id=story.id,
         is_new_story=decision.story_id is None,
@@ -152,16 +157,36 @@ def _document_frequencies(
 
 
 def _same_url(connection: Connection, article: Article) -> Decision | None:
-    """The same article already stored under another URL (AMP, mobile, redirect, rel=canonical)."""
-    urls = [u for u in (article.canonical_url, article.url, article.final_url, article.html_canonical_url) if u]
-    keys = {story_url_key(u) for u in urls}
-    canonical = {canonical_url(u) for u in urls}
+    """The same article stored under the URL this one redirected to or names as canonical.
+
+    The article store already merged articles listed under the same canonical URL or URL
+    key, so only the final URL and ``rel=canonical`` can add something; most articles
+    need no query. (The reverse — an earlier article whose final URL is this one's — is
+    found through the URL keys posted in the index.)
+    """
+    extra = [u for u in (article.final_url, article.html_canonical_url) if u]
+    own_keys = {story_url_key(u) for u in (article.canonical_url, article.url) if u}
+    keys = {story_url_key(u) for u in extra} - own_keys
+    urls = {canonical_url(u) for u in extra} - {article.canonical_url}
+    if not keys and not urls:
+        return None
     match = connection.execute(
-        _SAME_URL, {"article_id": article.id, "keys": sorted(keys), "urls": sorted(canonical)}
+        _SAME_URL, {"article_id": article.id, "keys": sorted(keys), "urls": sorted(urls)}
     ).first()
     if match is None:
         return None
     return same_url_decision(match[0], match[1])
+
+
+def url_hashes(article: Article) -> set[int]:
+    """Index keys of every URL an article is known by (listed, canonical, final, rel=canonical)."""
+    urls = (article.canonical_url, article.url, article.final_url, article.html_canonical_url)
+    return {_url_hash(story_url_key(u)) for u in urls if u}
+
+
+def _url_hash(key: str) -> int:
+    digest = hashlib.blake2b(b"url:" + key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _candidates(
@@ -172,8 +197,10 @@ def _candidates(
     documents: int,
     at: datetime,
     window: timedelta,
-) -> list[IndexedArticle]:
-    """Recent articles sharing an LSH band or a distinctive term, best first, bounded."""
+    urls: set[int],
+) -> tuple[list[IndexedArticle], IndexedArticle | None]:
+    """Recent articles sharing a URL key, an LSH band or a distinctive term, bounded;
+    and the earliest of them known by one of this article's URLs, if any."""
     bands = set(band_keys(signature))
     term_weights: dict[int, float] = {}
     expected = 0
@@ -183,21 +210,24 @@ def _candidates(
             break
         expected += frequency
         term_weights[term_key(term)] = idf(frequency, documents)
-    keys = list(bands | set(term_weights))
+    keys = list(bands | set(term_weights) | urls)
     if not keys:
-        return []
+        return [], None
+    same_url: set[int] = set()
     band_hits: Counter[int] = Counter()
     term_scores: Counter[int] = Counter()
     for key, article_id in connection.execute(_POSTINGS, {"keys": keys, "low": at - window, "high": at + window}):
-        if key in bands:
+        if key in urls:
+            same_url.add(article_id)
+        elif key in bands:
             band_hits[article_id] += 1
         else:
             term_scores[article_id] += term_weights.get(key, 0.0)
-    chosen = {a for a, _ in band_hits.most_common(MAX_BAND_CANDIDATES)}
+    chosen = {a for a, _ in band_hits.most_common(MAX_BAND_CANDIDATES)} | same_url
     chosen |= {a for a, _ in term_scores.most_common(MAX_TERM_CANDIDATES)}
     if not chosen:
-        return []
-    return [
+        return [], None
+    candidates = [
         IndexedArticle(
             article_id=row.article_id,
             story_id=row.story_id,
@@ -208,6 +238,8 @@ def _candidates(
         )
         for row in connection.execute(_CANDIDATE_ROWS, {"ids": sorted(chosen)})
     ]
+    known = [c for c in candidates if c.article_id in same_url]
+    return candidates, min(known, key=lambda c: c.article_id) if known else None
 
 
 # Recording -----------------------------------------------------------------------------
@@ -255,15 +287,16 @@ def _index(
     vector: dict[str, float],
     raw_terms: dict[str, float],
     at: datetime,
+    urls: set[int],
 ) -> None:
-    """Post the article in the index: its signature and vector, band and term keys, term counts."""
+    """Post the article in the index: signature and vector; band, term and URL keys; term counts."""
     connection.execute(
         StoryIndexArticle.__table__.insert(),
         [{"article_id": article.id, "story_id": story_id, "duplicate_of_id": decision.duplicate_of_id,
           "at": at, "shingle_count": signature.shingle_count, "signature": signature.to_bytes() or None,
           "terms": vector}],
     )
-    keys = set(band_keys(signature)) | {term_key(t) for t in index_terms(vector)}
+    keys = set(band_keys(signature)) | {term_key(t) for t in index_terms(vector)} | urls
     if keys:
         connection.execute(
             StoryIndexKey.__table__.insert(),

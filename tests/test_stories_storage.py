@@ -134,6 +134,18 @@ def test_same_article_under_an_amp_url_joins_by_url(session: Session) -> None:
     assert result.duplicate_of_id == original.id
 
 
+def test_article_listed_at_an_earlier_articles_final_url_joins_by_url(session: Session) -> None:
+    # First seen through a redirect that landed on the AMP page; then listed directly.
+    first_seen = add_article(session, "https://news.example/r/9", "UK and US end steel tariffs", "short teaser",
+                             final_url="https://amp.a.example/news/steel/amp/")
+    first = assign_story(session, first_seen, NOW, SETTINGS)
+    listed = add_article(session, "https://www.a.example/news/steel", "UK and US end steel tariffs", STEEL,
+                         NOW + timedelta(hours=1))
+    result = assign_story(session, listed, NOW + timedelta(hours=1), SETTINGS)
+    assert result.story_id == first.story_id and result.reason == "same canonical url"
+    assert result.duplicate_of_id == first_seen.id
+
+
 def test_assigning_twice_does_not_double_count(session: Session) -> None:
     original = add_article(session, "https://a.example/steel", "UK and US end steel tariffs", STEEL)
     first = assign_story(session, original, NOW, SETTINGS)
