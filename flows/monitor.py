@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import time
 from typing import Any
 
 from prefect import flow
-from prefect.futures import wait
+from prefect.futures import PrefectFuture, wait
 
 from config.settings import Settings, load_settings
 from tasks import prefect_tasks as steps
@@ -15,6 +16,11 @@ from tasks.monitor import StageSummary
 FEEDS_PER_TASK = 50
 ARTICLES_PER_TASK = 100
 ARTICLE_LANES = 2  # batch tasks in flight, so downloads and extraction never drain
+# Analysis overlaps the article batches, one small batch at a time: it runs in this process
+# while the extraction workers use the cores, and a small batch holds SQLite's write lock
+# (taken at BEGIN) for a few seconds only, so the article batches' commits never wait long.
+ANALYSE_WHILE_FETCHING = 50
+ANALYSE_AFTER = 1000
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -37,17 +43,38 @@ def run_monitor(
     for future in polls:
         summary.add(future.result())
 
-    # Article batches: keep ARTICLE_LANES tasks in flight until a batch finds no work.
-    running = [steps.process_articles.submit(settings, ARTICLES_PER_TASK) for _ in range(ARTICLE_LANES)]
-    while running:
-        done = running.pop(0)
-        stage = done.result()
+    # Article batches: keep ARTICLE_LANES tasks in flight until a batch finds no work;
+    # meanwhile one analyse task at a time works through what they have stored.
+    finished: queue.Queue[tuple[str, PrefectFuture[StageSummary]]] = queue.Queue()
+
+    def submit(kind: str) -> None:
+        if kind == "articles":
+            future = steps.process_articles.submit(settings, ARTICLES_PER_TASK)
+        else:
+            future = steps.analyse.submit(settings, ANALYSE_WHILE_FETCHING)
+        future.add_done_callback(lambda done: finished.put((kind, done)))
+
+    for _ in range(ARTICLE_LANES):
+        submit("articles")
+    article_tasks, analysing = ARTICLE_LANES, False
+    while article_tasks or analysing:
+        kind, future = finished.get()
+        stage = future.result()
         summary.add(stage)
-        if any(k.startswith("pages_") for k in stage.counts):
-            running.append(steps.process_articles.submit(settings, ARTICLES_PER_TASK))
+        if kind == "articles":
+            article_tasks -= 1
+            if any(k.startswith("pages_") for k in stage.counts):
+                submit("articles")
+                article_tasks += 1
+        else:
+            analysing = False
+        # Analyse again at once while there was work; else when the next batch has stored some.
+        if not analysing and article_tasks and (kind == "articles" or stage.counts["articles_analysed"]):
+            submit("analyse")
+            analysing = True
 
     while True:
-        stage = steps.analyse(settings, 1000)
+        stage = steps.analyse(settings, ANALYSE_AFTER)
         summary.add(stage)
         if not stage.counts["articles_analysed"]:
             break

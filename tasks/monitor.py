@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from config.settings import Settings
 from storage.alerts import MatchRecord, record_matches
 from storage.articles import (
@@ -276,8 +278,12 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
         if not ready:
             return
         with db.session() as session:
+            # One SELECT for the batch: store_result's per-article get() then hits the identity
+            # map (which holds objects weakly: keep them referenced while storing).
+            loaded = session.scalars(select(Article).where(Article.id.in_([i for i, _ in ready]))).all()
             for article_id, record in ready:
                 store_result(session, article_id, record, utcnow())
+            del loaded
         ready.clear()
 
     def finish(work: ArticleWork, result: FetchResult, extracted: Extracted | None) -> None:
