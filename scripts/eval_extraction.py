@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import statistics
 import sys
 import threading
@@ -309,14 +310,27 @@ def benchmark(pages: list[GeneratedPage], workers: int | None, rounds: int, fast
     server, base_url = start_server_process(len(pages))
     try:
         extraction_only(pages[:20], None, fast)  # warm caches in this process too
-        ratios = []
+        ratios, baseline_cpu, pool_parent_cpu, pool_worker_cpu = [], [], [], []
         for round_number in range(1, rounds + 1):
+            cpu = process_cpu_seconds()
             baseline = baseline_fetch_and_extract(pages, base_url)
+            baseline_cpu.append((process_cpu_seconds() - cpu) / len(pages))
+            cpu, workers_cpu = process_cpu_seconds(), workers_cpu_seconds(pool)
             pooled = pooled_fetch_and_extract(pages, base_url, pool)
+            pool_parent_cpu.append((process_cpu_seconds() - cpu) / len(pages))
+            pool_worker_cpu.append((workers_cpu_seconds(pool) - workers_cpu) / len(pages))
             ratios.append(pooled / baseline)
             print(f"  round {round_number}: fetch+extract  baseline {baseline:6.1f} pages/s   "
                   f"pool {pooled:6.1f} pages/s   ratio {pooled / baseline:.2f}")
         print(f"  median ratio pool / single-process baseline: {statistics.median(ratios):.2f}")
+        base_ms = 1000 * statistics.median(baseline_cpu)
+        parent_ms = 1000 * statistics.median(pool_parent_cpu)
+        worker_ms = 1000 * statistics.median(pool_worker_cpu)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        print(f"  CPU per page (independent of machine load): baseline {base_ms:.1f} ms; "
+              f"pool {parent_ms:.1f} ms parent + {worker_ms:.1f} ms worker")
+        print(f"  projected pool / baseline on {cores} idle cores (CPU-bound, ideal scheduling): "
+              f"{min(cores, pool.workers) * base_ms / (parent_ms + worker_ms):.2f}")
         in_process = extraction_only(pages, None, fast)
         pooled_only = extraction_only(pages, pool, fast)
         print(f"  extraction only: in-process extract_article {in_process:6.1f} pages/s   "
@@ -328,6 +342,23 @@ def benchmark(pages: list[GeneratedPage], workers: int | None, rounds: int, fast
     finally:
         server.kill()
         pool.close()
+
+
+def process_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def workers_cpu_seconds(pool: ExtractorPool) -> float:
+    """CPU time of the pool's live workers, from /proc (Linux)."""
+    total = 0.0
+    for worker in pool._workers:
+        try:
+            fields = Path(f"/proc/{worker.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def worker_rss(pool: ExtractorPool) -> list[str]:
