@@ -33,3 +33,19 @@ def test_golden_case(case) -> None:
         if case.expected.get(key) != value
     }
     assert differences == {}, "(expected, observed); regenerate only if the change is intended"
+
+
+def test_extraction_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("network use during extraction")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: attempts.append(args) or [])
+    for case in CASES:
+        assert extract_article(build_input(case)).method != ""
+    assert attempts == []
