@@ -64,6 +64,7 @@ _SAME_URL = (
 _POSTINGS = select(_KEYS.key, _KEYS.article_id).where(
     _KEYS.key.in_(bindparam("keys", expanding=True)), _KEYS.at.between(bindparam("low"), bindparam("high"))
 )
+_NEW_STORY = Story.__table__.insert().returning(Story.__table__.c.id)
 _CANDIDATE_ROWS = select(
     _INDEXED.article_id, _INDEXED.story_id, _INDEXED.at, _INDEXED.signature, _INDEXED.shingle_count,
     _INDEXED.terms, _INDEXED.duplicate_of_id,
@@ -86,8 +87,10 @@ def assign_story(session: Session, article: Article, now: datetime, settings: St
     """
     if article.story_id is not None:
         return _recorded_assignment(session, article)
-    # Flushed first: the lookups below run on the connection and must see earlier articles.
-    session.flush()
+    if article.id is None:
+        session.flush()
+    # Lookups run on the connection (no ORM layer); the index rows they read are written
+    # there too, so they see every earlier article of this transaction.
     connection = session.connection()
     at = article_time(article, now)
     window = timedelta(hours=settings.window_hours)
@@ -98,7 +101,7 @@ def assign_story(session: Session, article: Article, now: datetime, settings: St
     vector = weigh(raw_terms, frequencies, documents)
 
     urls = url_hashes(article)
-    decision = _same_url(connection, article)
+    decision = _same_url(session, article)
     if decision is None:
         candidates, known = _candidates(connection, signature, vector, frequencies, documents, at, window, urls)
         if known is not None:
@@ -109,11 +112,11 @@ def assign_story(session: Session, article: Article, now: datetime, settings: St
                 duplicate_threshold=settings.duplicate_threshold, story_threshold=settings.story_threshold,
             )
 
-    story, decision = _record(session, article, decision, now)
+    story_id, decision = _record(session, article, decision, now)
     article.fingerprint = fingerprint64(signature)
-    _index(connection, article, story.id, decision, signature, vector, raw_terms, at, urls)
+    _index(connection, article, story_id, decision, signature, vector, raw_terms, at, urls)
     return StoryAssignment(
-        story_id=story.id,
+        story_id=story_id,
         is_new_story=decision.story_id is None,
         reason=decision.reason,
         similarity=decision.similarity,
@@ -156,7 +159,7 @@ def _document_frequencies(
     return frequencies, documents
 
 
-def _same_url(connection: Connection, article: Article) -> Decision | None:
+def _same_url(session: Session, article: Article) -> Decision | None:
     """The same article stored under the URL this one redirected to or names as canonical.
 
     The article store already merged articles listed under the same canonical URL or URL
@@ -170,7 +173,8 @@ def _same_url(connection: Connection, article: Article) -> Decision | None:
     urls = {canonical_url(u) for u in extra} - {article.canonical_url}
     if not keys and not urls:
         return None
-    match = connection.execute(
+    session.flush()  # earlier articles' story_id must be visible to this query
+    match = session.connection().execute(
         _SAME_URL, {"article_id": article.id, "keys": sorted(keys), "urls": sorted(urls)}
     ).first()
     if match is None:
@@ -245,20 +249,8 @@ def _candidates(
 # Recording -----------------------------------------------------------------------------
 
 
-def _record(session: Session, article: Article, decision: Decision, now: datetime) -> tuple[Story, Decision]:
+def _record(session: Session, article: Article, decision: Decision, now: datetime) -> tuple[int, Decision]:
     """Create or grow the story, and say in its membership why the article is there."""
-    if decision.story_id is None:
-        story = Story(
-            title=(article.title or "")[:MAX_TITLE_LENGTH] or None,
-            first_seen_at=now, last_seen_at=now, article_count=0, membership=[],
-            created_at=now, updated_at=now,
-        )
-        session.add(story)
-        session.flush()
-    else:
-        story = session.get(Story, decision.story_id)
-        if story is None:  # the story went away under us (retention): start again
-            return _record(session, article, Decision(kind="new", reason="new story"), now)
     entry: dict[str, Any] = {
         "article_id": article.id,
         "reason": decision.reason,
@@ -267,15 +259,30 @@ def _record(session: Session, article: Article, decision: Decision, now: datetim
     }
     if decision.duplicate_of_id is not None:
         entry["duplicate_of_id"] = decision.duplicate_of_id
-    story.membership = [*(story.membership or []), entry]  # reassigned: JSON is not mutable-tracked
-    story.article_count = (story.article_count or 0) + 1
-    story.last_seen_at = max(story.last_seen_at, now) if story.last_seen_at else now
-    story.updated_at = now
-    if not story.title and article.title:
-        story.title = article.title[:MAX_TITLE_LENGTH]
-    article.story_id = story.id
+    story = session.get(Story, decision.story_id) if decision.story_id is not None else None
+    if decision.story_id is not None and story is None:  # gone under us (retention): start again
+        decision = Decision(kind="new", reason="new story")
+        entry.update(reason=decision.reason, similarity=None)
+        entry.pop("duplicate_of_id", None)
+    if story is None:
+        # One INSERT … RETURNING: cheaper than an ORM object flushed just for its id.
+        story_id = session.connection().execute(
+            _NEW_STORY,
+            {"title": (article.title or "")[:MAX_TITLE_LENGTH] or None, "first_seen_at": now,
+             "last_seen_at": now, "article_count": 1, "membership": [entry], "created_at": now,
+             "updated_at": now},
+        ).scalar_one()
+    else:
+        story.membership = [*(story.membership or []), entry]  # reassigned: JSON is not mutable-tracked
+        story.article_count = (story.article_count or 0) + 1
+        story.last_seen_at = max(story.last_seen_at, now) if story.last_seen_at else now
+        story.updated_at = now
+        if not story.title and article.title:
+            story.title = article.title[:MAX_TITLE_LENGTH]
+        story_id = story.id
+    article.story_id = story_id
     article.duplicate_of_id = decision.duplicate_of_id
-    return story, decision
+    return story_id, decision
 
 
 def _index(
