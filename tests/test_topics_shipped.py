@@ -123,6 +123,20 @@ CASES = {
         " television advertising in Columbus and Cincinnati.\nVoters in the suburbs swung towards the"
         " party in the last election.",
     ),
+    "a US president endorsing a British candidate": (
+        {"foreign-campaigning"},
+        "Trump endorses Farage ahead of UK general election",
+        "US President Donald Trump endorsed Nigel Farage ahead of Britain's general election, saying he"
+        " would make a great prime minister.\nFarage's rivals said the American president was interfering"
+        " in a British election.\nDowning Street said voters in the UK would decide.",
+    ),
+    "a president congratulating a foreign election's winner": (
+        set(),
+        "US president congratulates winner of Brazil's election",
+        "The US president congratulated the winner of Brazil's presidential election on Monday.\nThe"
+        " American president said he backed the Brazilian people's choice and looked forward to"
+        " working with the new president.\nThe White House said the election had been free and fair.",
+    ),
     "a UK-US tariff deal": (
         {"uk-us-relations"},
         "Prime Minister and President agree deal to cut tariffs on British cars",

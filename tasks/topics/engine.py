@@ -84,6 +84,8 @@ class DocumentIndex:
         self._terms: dict[tuple[str, str], list[tuple[int, int]]] = {}
         self._results: dict[tuple[int, str], Result] = {}
         self._groups: dict[tuple[str, str], Result] = {}
+        self._different: dict[tuple[str, int, str], Result] = {}
+        self._entries: dict[tuple[str, str], dict[tuple[str, int], dict[int, Hit]]] = {}
         self._body_sentences = self.fields["body"].sentence_of
 
 
@@ -310,22 +312,34 @@ class DocumentIndex:
         group = node.group
         if not isinstance(group, AnyOf):
             raise TypeError(f"unresolved group: {group!r}")
-        result = self.evaluate(group, scope)
-        if not result.ok:
-            return FALSE
-        entry_of = group.entry_of
-        # Per sentence, the first hit of each different entry of the group.
-        places: dict[tuple[str, int], dict[int, Hit]] = {}
-        for hit in result.hits:
-            firsts = places.setdefault(self.sentence_key(hit), {})
-            firsts.setdefault(entry_of[hit.terms[0]], hit)
+        # Topics repeat "2 OF @nations" in many rules: one answer per group, count and scope.
+        key = (group.fingerprint, node.count, scope)
+        cached = self._different.get(key)
+        if cached is not None:
+            return cached
         hits = []
-        for place in sorted(places):
-            firsts = places[place]
+        for place, firsts in self._entries_by_sentence(group, scope).items():
             if len(firsts) >= node.count:
                 chosen = sorted(firsts.values(), key=lambda h: h.first)
                 hits.append(joined(place[0], chosen, chosen[0].in_lead))
-        return Result(bool(hits), tuple(hits))
+        result = Result(bool(hits), tuple(hits))
+        self._different[key] = result
+        return result
+
+    def _entries_by_sentence(self, group: AnyOf, scope: str) -> dict[tuple[str, int], dict[int, Hit]]:
+        """Per sentence (in text order), the first hit of each different entry of the group."""
+        key = (group.fingerprint, scope)
+        cached = self._entries.get(key)
+        if cached is not None:
+            return cached
+        entry_of = group.entry_of
+        places: dict[tuple[str, int], dict[int, Hit]] = {}
+        for hit in self.evaluate(group, scope).hits:
+            firsts = places.setdefault(self.sentence_key(hit), {})
+            firsts.setdefault(entry_of[hit.terms[0]], hit)
+        ordered = dict(sorted(places.items()))
+        self._entries[key] = ordered
+        return ordered
 
     # Counting and evidence ------------------------------------------------------------
 
