@@ -192,3 +192,21 @@ def test_a_future_cancelled_before_it_starts_is_skipped() -> None:
         results = [future.result(timeout=10) for future in [first, *queued[:2]]]
     assert all(result.method == "trafilatura" for result in results)
     assert all(future.cancelled() for future, ok in zip(queued[2:], cancelled, strict=True) if ok)
+
+
+def test_leaving_on_an_exception_does_not_wait_for_queued_pages() -> None:
+    with pytest.raises(KeyboardInterrupt), ExtractorPool(
+        workers=1, timeout_seconds=1.0, extract_fn=sleepy_unless_fast
+    ) as pool:
+        running = pool.submit(item("slow"))
+        queued = [pool.submit(item(f"slow{i}")) for i in range(10)]
+        deadline = time.monotonic() + 20
+        while not running.running() and time.monotonic() < deadline:
+            time.sleep(0.02)  # the worker may still be starting on a busy machine
+        started = time.monotonic()
+        raise KeyboardInterrupt
+    assert time.monotonic() - started < 5  # one timeout, not eleven
+    assert running.result().error.startswith("extraction timed out")
+    errors = {future.result().error for future in queued}
+    assert errors <= {"extraction cancelled: the pool was closed", "extraction timed out after 1 s"}
+    assert "extraction cancelled: the pool was closed" in errors

@@ -138,6 +138,12 @@ class _Worker:
         self.conn.close()
 
 
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def _default_context() -> Any:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
@@ -177,7 +183,7 @@ class ExtractorPool:
             if extract_fn is not extract_article:
                 raise ValueError("fast applies to the default extract_fn only")
             extract_fn = functools.partial(extract_article, fast=True)
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = max(1, workers or _usable_cpus())
         self.timeout_seconds = timeout_seconds
         self.kill_grace_seconds = (
             kill_grace_seconds if kill_grace_seconds is not None else max(2.0, timeout_seconds / 4)
@@ -240,24 +246,34 @@ class ExtractorPool:
             for future in done:
                 yield in_flight.pop(future), future.result()
 
-    def close(self) -> None:
-        """Finish the items already submitted, then stop the workers."""
+    def close(self, cancel_pending: bool = False) -> None:
+        """Stop the workers once the submitted items are done. With ``cancel_pending``,
+        items not yet started resolve at once to the feed fallback ("cancelled")."""
         with self._lock:
-            if self._closed:
-                return
+            first_close = not self._closing
             self._closing = True
+            dropped = list(self._pending) if cancel_pending else []
+            if cancel_pending:
+                self._pending.clear()
             self._wake()
+        for job in dropped:
+            if job.started or job.future.set_running_or_notify_cancel():
+                job.future.set_result(
+                    fallback_result(job.inp, "extraction cancelled: the pool was closed")
+                )
         self._thread.join()
-        with self._lock:
-            self._closed = True
-        os.close(self._wake_read)
-        os.close(self._wake_write)
+        if first_close:
+            with self._lock:
+                self._closed = True
+                os.close(self._wake_read)
+                os.close(self._wake_write)
 
     def __enter__(self) -> ExtractorPool:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        # Leaving on an exception (Ctrl-C included): do not wait for queued pages.
+        self.close(cancel_pending=exc_type is not None)
 
     # -- dispatcher (runs in its own thread) ---------------------------------------------
 
@@ -265,6 +281,9 @@ class ExtractorPool:
         return _Worker(self._context, self._extract_fn, self.timeout_seconds)
 
     def _wake(self) -> None:
+        """Interrupt the dispatcher's wait (call with the lock held)."""
+        if self._closed:
+            return
         with contextlib.suppress(OSError):  # a full pipe already means "wake up"
             os.write(self._wake_write, b"x")
 
