@@ -116,6 +116,7 @@ class MemorySampler:
     def stop(self) -> MemoryPeak:
         self._stop.set()
         self._thread.join()
+        self.sample()  # at least one sample, however short the run
         return self.peak
 
     def sample(self) -> None:

@@ -73,7 +73,7 @@ def test_memory_sampler_sees_this_process_and_its_children() -> None:
     sampler = proctree.MemorySampler(pid, interval=0.05).start()
     time.sleep(0.2)
     peak = sampler.stop()
-    assert peak.samples >= 2
+    assert peak.samples >= 1
     assert peak.rss_mib > 1 and peak.pss_mib > 1
     assert peak.processes >= 1
 
