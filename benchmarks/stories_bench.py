@@ -131,6 +131,12 @@ def fill(url: str, size: int, seed: int = 7) -> float:
         for start in range(0, len(rows), CHUNK * 5):
             connection.execute(insert(StoryTermCount), rows[start : start + CHUNK * 5])
     if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            # Rows were inserted with explicit ids: move the sequences past them.
+            for table in ("stories", "articles"):
+                connection.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                ))
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
     else:
@@ -263,11 +269,14 @@ def _drop_postgres(admin: str, name: str) -> None:
 def run_size(url: str, size: int, count: int, batch: int) -> None:
     seconds = fill(url, size)
     # Measured in a fresh process, so memory figures do not include the fill.
-    output = subprocess.run(
+    done = subprocess.run(
         [sys.executable, __file__, "--measure", url, "--count", str(count), "--batch", str(batch)],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    figures = json.loads(output.strip().splitlines()[-1])
+        capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        print(f"measuring {size:,d} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
+        return
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
     dialect = url.split(":", 1)[0].split("+", 1)[0]
     print(f"{dialect:10s} archive {size:>7,d} (all in window; filled in {seconds:5.1f} s): "
           f"assign_story wall median {figures['median_ms']:.2f} ms, p95 {figures['p95_ms']:.2f} ms; "
