@@ -142,3 +142,23 @@ def test_page_redirect_to_a_port_not_allowed(tmp_path, site, reliability) -> Non
         assert internal.requests == [], internal.paths()
     assert article["status"] == "rejected" and "refused" in article["status_detail"], article
     reliability.record(describe(article) + "; the other server's log is empty")
+
+
+def test_entry_links_to_private_addresses_are_refused(tmp_path, site, reliability) -> None:
+    with LocalSite() as internal:
+        internal.route("/secret", b"<html><body>internal</body></html>", content_type="text/html")
+        site.route("/pages/good.html", article_page("Good neighbour"), content_type="text/html")
+        targets = [internal.url("/secret"), "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/x"]
+        items = [Item(f"Private {i}", url, guid=f"p{i}") for i, url in enumerate(targets)]
+        items.append(Item("Good neighbour", site.url("/pages/good.html"), guid="good"))
+        site.route(FEED, rss(items), content_type="application/rss+xml")
+        pipeline = Pipeline(tmp_path, site, feeds=[site.url(FEED)])
+        outcome = pipeline.run()
+        assert internal.requests == [], internal.paths()
+    assert outcome.seconds < 30
+    assert_control_healthy(outcome, pipeline.control_url, site)
+    assert outcome.article(site.url("/pages/good.html"))["status"] == "fetched"
+    refused = [outcome.article(url) for url in targets]
+    for article in refused:
+        assert article["status"] == "rejected" and "refused" in article["status_detail"], article
+    reliability.record("; ".join(f"{a['url'].split('/')[2]}: {a['status_detail'][:50]}" for a in refused))
