@@ -284,27 +284,27 @@ class DocumentIndex:
         return Result(bool(hits), tuple(hits))
 
     def _sentence(self, node: Sentence, scope: str) -> Result:
-        by_part: list[dict[tuple[str, int], list[Hit]]] = []
+        # The first hit of each part per sentence; sentences a part misses are dropped at
+        # once, and the later parts are not even evaluated when no sentence is left.
+        by_part: list[dict[tuple[str, int], Hit]] = []
+        common: set[tuple[str, int]] | None = None
+        sentences = self._body_sentences
         for child in node.children:
             result = self.evaluate(child, scope)
             if not result.ok:
                 return FALSE
-            places: dict[tuple[str, int], list[Hit]] = {}
-            sentences = self._body_sentences
+            places: dict[tuple[str, int], Hit] = {}
             for hit in result.hits:
                 place = ("title", 0) if hit.field == "title" else ("body", sentences[hit.first])
-                found = places.get(place)
-                if found is None:
-                    places[place] = [hit]
-                else:
-                    found.append(hit)
+                if place not in places and (common is None or place in common):
+                    places[place] = hit
+            if not places:
+                return FALSE
+            common = set(places)
             by_part.append(places)
-        common = set(by_part[0])
-        for places in by_part[1:]:
-            common &= set(places)
         hits = []
-        for place in sorted(common):
-            chosen = [places[place][0] for places in by_part]  # first of each part per sentence
+        for place in sorted(common or ()):
+            chosen = [places[place] for places in by_part]
             hits.append(joined(place[0], chosen, chosen[0].in_lead))
         return Result(bool(hits), tuple(hits))
 
