@@ -122,6 +122,22 @@ async def _notification_block(webhook: str | None) -> Any:
     return await block.save("newswatch-run-failures", overwrite=True)
 
 
+MISSED_HEARTBEATS = 3  # a run is a zombie after this many heartbeats in a row are missing
+
+
+def zombie_after_seconds() -> int:
+    """How long a running flow may go without a heartbeat before it is marked crashed.
+
+    Three heartbeat periods, from PREFECT_FLOWS_HEARTBEAT_FREQUENCY (Prefect's default is
+    180 s; docker-compose.yml sets 30 s on every newswatch process). A fixed window shorter
+    than the period would crash healthy runs.
+    """
+    from prefect.settings import get_current_settings
+
+    frequency = get_current_settings().flows.heartbeat_frequency or 180
+    return MISSED_HEARTBEATS * int(frequency)
+
+
 def _automations(block_id: Any) -> list[Any]:
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState, SendNotification
@@ -129,6 +145,7 @@ def _automations(block_id: Any) -> list[Any]:
     from prefect.events.schemas.events import ResourceSpecification
 
     flow_runs = ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]})
+    zombie_after = zombie_after_seconds()
     automations = [
         # A worker that died mid-run leaves its run "Running" forever: mark it crashed.
         AutomationCore(
@@ -143,9 +160,9 @@ def _automations(block_id: Any) -> list[Any]:
                 for_each={"prefect.resource.id"},
                 posture=Posture.Proactive,
                 threshold=1,
-                within=timedelta(seconds=90),
+                within=timedelta(seconds=zombie_after),
             ),
-            actions=[ChangeFlowRunState(state=StateType.CRASHED, message="no heartbeat for 90 s")],
+            actions=[ChangeFlowRunState(state=StateType.CRASHED, message=f"no heartbeat for {zombie_after} s")],
         )
     ]
     if block_id is not None:
