@@ -47,7 +47,8 @@ PYTHON = sys.executable
 NEWSWATCH = str(Path(PYTHON).with_name("newswatch"))
 QUIET_PREFECT = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # A loaded machine has taken over 120 s to start the ephemeral API on a new home.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
     "PREFECT_LOGGING_LEVEL": "WARNING",
 }
 
@@ -203,14 +204,26 @@ def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[dict[
     out, err = process.communicate()
     peak = sampler.stop()
     if process.returncode != 0:
-        raise SystemExit(f"bench phase {args[:2]} failed (exit {process.returncode}):\n{err[-4000:]}")
+        raise PhaseFailed(f"bench phase {' '.join(args[:2])} failed (exit {process.returncode}): "
+                          f"{(err.strip().splitlines() or ['no output'])[-1][:300]}")
     return json.loads(out.strip().splitlines()[-1]), peak, time.perf_counter() - started
+
+
+class PhaseFailed(Exception):
+    """A phase's process failed: reported in the table, the other phases still run."""
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def time_command(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
     started = time.perf_counter()
-    done = subprocess.run(command, env={**os.environ, **env}, cwd=str(cwd), capture_output=True,
-                          text=True, timeout=600)
+    try:
+        done = subprocess.run(command, env={**os.environ, **env}, cwd=str(cwd), capture_output=True,
+                              text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return time.perf_counter() - started, "timed out after 600 s"
     seconds = time.perf_counter() - started
     noise = "traceback" if "Traceback" in done.stderr + done.stdout else ""
     if done.returncode != 0:
@@ -328,18 +341,29 @@ def run_bench(args: argparse.Namespace, engines: list[str]) -> dict[str, Any]:
             urls = site.article_urls()
             step = max(1, len(urls) // max(1, args.baseline_pages))
             (work / "urls.txt").write_text("\n".join(urls[::step][: args.baseline_pages]))
+            progress(f"site ready ({shape.articles} pages); baseline")
             baseline, baseline_peak, _ = run_child(["--phase", "baseline", "--urls", str(work / "urls.txt")])
             baseline["peak_pss_mib"] = baseline_peak.pss_mib
             figures["baseline"] = baseline
             for engine in engines:
                 config = write_config(work / engine, site, per_host_concurrency=args.per_host_concurrency)
                 env = {**QUIET_PREFECT, "PREFECT_HOME": str(work / "prefect-home-pass")}
-                result, peak, _ = run_child(
-                    ["--phase", "pass", "--config", str(config), "--engine", engine, "--site", site.base_url], env
-                )
+                progress(f"{engine} passes over {shape.articles} articles")
+                try:
+                    result, peak, _ = run_child(
+                        ["--phase", "pass", "--config", str(config), "--engine", engine, "--site", site.base_url], env
+                    )
+                except PhaseFailed as exc:
+                    figures[f"{engine}_failed"] = str(exc)
+                    progress(str(exc))
+                    continue
                 result["peak"] = peak.__dict__
                 figures[engine] = result
+                progress(f"{engine}: first pass {result['first']['seconds']:.1f} s, second {result['second']['seconds']:.1f} s")
+                if args.json:
+                    args.json.write_text(json.dumps(figures, indent=2, default=str))
         if not args.skip_fixed_cost:
+            progress("fixed cost of newswatch run")
             figures["fixed_cost"] = fixed_costs(work)
         if not args.skip_others:
             figures["others"] = other_benchmarks()
@@ -370,6 +394,8 @@ def report(figures: dict[str, Any], json_path: Path | None) -> None:
     rows.append(("  baseline CPU per article", f"{base['cpu_seconds'] / max(1, base['pages']) * 1000:.0f} ms",
                  f"so at most {base_cpu_rate:.1f} articles/s on a free core"))
     for engine in ("plain", "prefect"):
+        if f"{engine}_failed" in figures:
+            rows.append((f"first pass [{engine}]", "failed", figures[f"{engine}_failed"]))
         if engine not in figures:
             continue
         result = figures[engine]
