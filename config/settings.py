@@ -87,7 +87,7 @@ class FetchConfig(_Section):
 class StoriesConfig(_Section):
     window_hours: float = Field(72.0, gt=0)
     # Near-duplicate (syndicated copy) threshold and story-join threshold; see docs/stories.md.
-    duplicate_threshold: float = Field(0.8, gt=0, le=1)
+    duplicate_threshold: float = Field(0.7, gt=0, le=1)
     story_threshold: float = Field(0.35, gt=0, le=1)
 
 
