@@ -107,6 +107,13 @@ CASES = {
         " commission staff.\nJapanese officials said the support for Nepal's electoral authority"
         " continued a programme begun in 2008.",
     ),
+    "election equipment donated by another country": (
+        set(),
+        "Japan donates ballot boxes for Nepal's election",
+        "Japan donated 20,000 ballot boxes to Nepal's election commission ahead of the general election,"
+        " the Japanese embassy said.\nThe donation also covers training for Nepalese polling staff.\n"
+        "Japan has donated election equipment to Nepal since 2008.",
+    ),
     "a candidate fundraising among expatriates": (
         set(),
         "Nigerian candidate courts diaspora donors in London and Houston",
