@@ -103,6 +103,14 @@ def test_n_of_group_errors(query: str, says: str) -> None:
         load_topics([{"id": "t", "match": query, "groups": COUNTRIES}])
 
 
+def test_n_of_group_renders_back_to_the_same_query() -> None:
+    from tasks.topics.query import parse_query, render
+
+    node = parse_query("SENTENCE(2 of @nations, backed) OR title:(3 OF @nations)")
+    assert parse_query(render(node)) == node
+    assert "2 OF @nations" in render(node)
+
+
 def test_a_group_entry_list_must_hold_words() -> None:
     with pytest.raises(TopicDefinitionError, match="forms of one name"):
         load_topics([{"id": "t", "match": "@g", "groups": {"g": [["France", 3]]}}])
