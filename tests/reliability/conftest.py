@@ -143,7 +143,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         note = "; ".join(record.notes) if record else ""
         if report.failed:
             message = report.longreprtext.strip().splitlines()
-            failure = next((line for line in reversed(message) if line.startswith("E ")), message[-1] if message else "")
+            failure = next((line for line in message if line.startswith("E ")), message[-1] if message else "")
             note = f"FAILED: {failure[1:].strip()[:300]}" + (f" ({note})" if note else "")
         elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)

@@ -223,6 +223,21 @@ def test_xml_entity_expansion_is_not_expanded(tmp_path, site, reliability) -> No
     reliability.record(describe(feed) + f"; {len(titles)} entries, no expansion (titles <= {max(map(len, titles), default=0)} chars)")
 
 
+def test_entity_amplification_under_expat_limit_stays_bounded(tmp_path, site, reliability) -> None:
+    # expat stops "billion laughs" nesting, but allows up to 100x amplification: one 240-char
+    # entity referenced 200,000 times (a 0.6 MB body) is 48 MB of entry text, which feedparser
+    # receives one callback per reference and keeps in several copies.
+    items = serve_articles(site, "/amp", 1)
+    items[0].description = "EXPANDS-HERE"
+    declaration = '<!DOCTYPE rss [<!ENTITY e "' + "lol " * 60 + '">]>'
+    body = rss(items).replace(b"<rss", declaration.encode() + b"<rss", 1)
+    body = body.replace(b"EXPANDS-HERE", b"&e;" * 200_000)
+    site.route(FEED, body, content_type=RSS_TYPE)
+    outcome = run_case(tmp_path, site, reliability, bound=30)
+    feed = outcome.feed(site.url(FEED))
+    reliability.record(describe(feed) + f"; {len(body) // 1024} KB body, pass {outcome.seconds:.0f}s")
+
+
 def test_fifty_megabyte_body_stops_at_the_cap(tmp_path, site, reliability) -> None:
     site.route(FEED, content_type=RSS_TYPE, stream=zero_stream(50 * 2**20), declared_length=50 * 2**20)
     outcome = run_case(tmp_path, site, reliability, max_bytes=5 * 2**20)
