@@ -23,11 +23,12 @@ from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
+from tasks.prefect_tasks import ARTICLE_BATCH_LIMIT
+
 WORK_POOL = "newswatch"  # the scaled workers that run monitor shards
 CONTROL_POOL = "newswatch-control"  # one worker: monitor-sharded and deliver
 MONITOR_DEPLOYMENT = "monitor/monitor"
-# Cluster-wide caps (Prefect global concurrency limits) the flows take slots from.
-CONCURRENCY_LIMITS = {"newswatch-monitor-pass": 1, "newswatch-deliver": 1}
+DEFAULT_ARTICLE_BATCHES = 8  # cluster-wide article batches in flight (see fetch.cluster_article_batches)
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
@@ -82,7 +83,11 @@ async def _wait_for(run_ids: list[Any], timeout: timedelta) -> dict[str, str]:
 
 
 async def bootstrap(
-    pool: str = WORK_POOL, *, notify_slack_webhook: str | None = None, control_pool: str = CONTROL_POOL
+    pool: str = WORK_POOL,
+    *,
+    notify_slack_webhook: str | None = None,
+    control_pool: str = CONTROL_POOL,
+    article_batches: int = DEFAULT_ARTICLE_BATCHES,
 ) -> list[str]:
     """Create what a self-hosted deployment needs; safe to run again. Returns what it did."""
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, WorkPoolCreate
@@ -97,12 +102,15 @@ async def bootstrap(
             except ObjectAlreadyExists:
                 done.append(f"work pool {name!r} already exists")
         existing = {limit.name for limit in await client.read_global_concurrency_limits(limit=200)}
-        for name, limit in CONCURRENCY_LIMITS.items():
-            if name in existing:
-                done.append(f"concurrency limit {name!r} already exists")
-                continue
-            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
-            done.append(f"created concurrency limit {name!r} = {limit}")
+        # How many article batches may run at once across all workers: the cluster's
+        # total load on publishers' servers (taken when fetch.cluster_article_batches is set).
+        if ARTICLE_BATCH_LIMIT in existing:
+            done.append(f"concurrency limit {ARTICLE_BATCH_LIMIT!r} already exists")
+        else:
+            await client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=ARTICLE_BATCH_LIMIT, limit=article_batches)
+            )
+            done.append(f"created concurrency limit {ARTICLE_BATCH_LIMIT!r} = {article_batches}")
         automations = {a.name for a in await client.read_automations()}
         for automation in _automations(await _notification_block(notify_slack_webhook)):
             if automation.name in automations:

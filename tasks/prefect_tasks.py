@@ -27,9 +27,20 @@ def poll_feeds(settings: Settings, feeds: list[FeedToPoll], label: str = "") -> 
     return monitor.poll_feeds(settings, feeds)
 
 
+# A Prefect global concurrency limit (created by `newswatch bootstrap`): article batches in
+# flight across the whole cluster, taken only when fetch.cluster_article_batches is set.
+# Slots are leases, so a killed worker's slot comes back by itself.
+ARTICLE_BATCH_LIMIT = "newswatch-article-batches"
+
+
 @task(name="process-articles", cache_policy=NO_CACHE)
 def process_articles(settings: Settings, limit: int) -> StageSummary:
-    return monitor.process_articles(settings, limit=limit)
+    if not settings.fetch.cluster_article_batches:
+        return monitor.process_articles(settings, limit=limit)
+    from prefect.concurrency.sync import concurrency
+
+    with concurrency(ARTICLE_BATCH_LIMIT, occupy=1, strict=True):
+        return monitor.process_articles(settings, limit=limit)
 
 
 @task(name="analyse", cache_policy=NO_CACHE)

@@ -261,7 +261,12 @@ def serve(config: ConfigOption = None) -> None:
 
 @app.command()
 def bootstrap(
-    pool: Annotated[str, typer.Option(help="The process work pool the workers poll.")] = "newswatch",
+    pool: Annotated[
+        str, typer.Option(help="The process work pool of the shard workers (POOL-control is created too).")
+    ] = "newswatch",
+    article_batches: Annotated[
+        int, typer.Option(min=1, help="Article batches in flight across the cluster (with fetch.cluster_article_batches).")
+    ] = 8,
     notify_slack_webhook: Annotated[
         str | None,
         typer.Option(envvar="NEWSWATCH_NOTIFY_SLACK_WEBHOOK", help="Slack webhook told about failed or crashed runs."),
@@ -274,7 +279,9 @@ def bootstrap(
     from flows.scale import bootstrap as run_bootstrap
 
     try:
-        done = asyncio.run(run_bootstrap(pool, notify_slack_webhook=notify_slack_webhook))
+        done = asyncio.run(
+            run_bootstrap(pool, notify_slack_webhook=notify_slack_webhook, article_batches=article_batches)
+        )
     except Exception as exc:  # no server, refused, …: say so in one line
         fail(f"bootstrap failed: {terminal_safe(exc, 300)}")
     for line in done:
