@@ -37,7 +37,7 @@ from storage.dialect import serialize_analysis
 from storage.feeds import FeedToPoll, FetchRecord, due_feeds, record_fetch, sync_feeds
 from storage.models import Article
 from tasks import resources
-from tasks.extract import Extracted, ExtractionInput, extract_article, looks_like_html
+from tasks.extract import Extracted, ExtractionInput, extract_article, html_rejection_reason
 from tasks.feeds import ParsedFeed, parse_feed
 from tasks.http import FetchResult
 from tasks.topics import Document
@@ -313,8 +313,12 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
                     work = pending_downloads.pop(future)
                     result = future.result()
                     summary.counts[f"pages_{result.outcome}"] += 1
-                    if result.outcome == "ok" and not looks_like_html(result.body or b"", result.content_type):
-                        result = _not_html(result)
+                    reason = (
+                        html_rejection_reason(result.body or b"", result.content_type)
+                        if result.outcome == "ok" else None
+                    )
+                    if reason:
+                        result = _not_html(result, reason)
                     if result.outcome == "ok":
                         pending_extractions[pool.submit(_extraction_input(work, result))] = (work, result)
                     elif result.outcome == "transient" and work.attempts + 1 < settings.fetch.article_max_attempts:
@@ -328,11 +332,12 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
     return summary
 
 
-def _not_html(result: FetchResult) -> FetchResult:
+def _not_html(result: FetchResult, reason: str) -> FetchResult:
     from dataclasses import replace
 
-    kind = result.content_type or "unknown type"
-    return replace(result, outcome="rejected", status=f"not HTML ({kind})", body=None)
+    # The sniffer's reason ("not HTML (empty body)", "not HTML (PDF document)"), not just
+    # the label: a server calls binary data and empty bodies text/html too.
+    return replace(result, outcome="rejected", status=reason, body=None)
 
 
 # Analysis ----------------------------------------------------------------------------
