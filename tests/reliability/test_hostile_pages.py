@@ -78,27 +78,28 @@ def test_empty_page_falls_back_to_the_feed_summary(tmp_path, site, reliability) 
 def test_empty_page_without_a_summary_fails_clearly(tmp_path, site, reliability) -> None:
     site.route(PAGE, b"", content_type="text/html")
     article = run_page_case(tmp_path, site, reliability)
-    assert article["status"] in ("failed", "rejected") and article["status_detail"], article
+    assert article["status"] == "rejected" and "empty body" in article["status_detail"], article
     reliability.record(describe(article))
 
 
 def test_binary_page_labelled_html(tmp_path, site, reliability) -> None:
     site.route(PAGE, bytes(range(256)) * 4096, content_type="text/html")
     article = run_page_case(tmp_path, site, reliability)
-    assert article["status"] == "rejected" and "not HTML" in article["status_detail"], article
+    assert article["status"] == "rejected" and "binary data" in article["status_detail"], article
     reliability.record(describe(article))
 
 
 @pytest.mark.parametrize(
-    ("kind", "body"),
-    [("application/pdf", b"%PDF-1.7\n" + b"\x00" * 2048), ("application/json", b'{"story": "no"}'),
-     ("image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 1024)],
+    ("kind", "body", "named"),
+    [("application/pdf", b"%PDF-1.7\n" + b"\x00" * 2048, "PDF document"),
+     ("application/json", b'{"story": "no"}', "application/json"),
+     ("image/png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 1024, "PNG image")],
 )
-def test_page_that_is_not_html(tmp_path, site, reliability, kind, body) -> None:
+def test_page_that_is_not_html(tmp_path, site, reliability, kind, body, named) -> None:
     site.route(PAGE, body, content_type=kind)
     article = run_page_case(tmp_path, site, reliability)
     assert article["status"] == "rejected" and "not HTML" in article["status_detail"], article
-    assert kind in article["status_detail"], article
+    assert named in article["status_detail"], article
     reliability.record(describe(article))
 
 
