@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -127,14 +128,63 @@ def deliver_after_leases(config: Path) -> None:
     deliver_pending(settings, now=utcnow() + timedelta(seconds=DEFAULT_LEASE_SECONDS + 5))
 
 
+@dataclass
+class Round:
+    kills: dict[str, int]
+    progress: list[tuple[int, int]]
+    state: dict
+    sent: list[tuple[str, str, int]]
+    email_ids: list[str]
+    received: int
+
+
+def crash_round(folder: Path, runs: int, rng: random.Random, spans: tuple[float, float], mail, smtp_port: int, hook, sends
+) -> Round:
+    """``runs`` subprocesses alternating pass and delivery on a fresh database, each killed at
+    a random point (from its first request, up to 1.5x / 1.2x the uninterrupted duration), then one
+    clean pass and the next delivery after the senders' leases."""
+    mail.messages.clear()
+    hook.payloads.clear()
+    kills = {"run": 0, "deliver": 0}
+    progress: list[tuple[int, int]] = []
+    with SampleServer(delay_seconds=0.2) as slow:
+        config = write_config(folder, slow, smtp_port, hook.url)
+        for index in range(runs):
+            is_pass = index % 2 == 0
+            command = ["run", "--engine", "plain"] if is_pass else ["deliver"]
+            # Start-up (imports, worker processes) takes seconds: the random point is measured
+            # from the first request the run makes, so the kill lands mid-work.
+            activity = (lambda: len(slow.request_log)) if is_pass else (lambda: sends[0] + hook.attempts)
+            # Passes up to 1.5x: a pass commits its articles only at the end of its batch, so
+            # earlier kills all lose the same work and leave deliveries nothing to interrupt.
+            delay = rng.uniform(0.1, 1.5 if is_pass else 1.2) * (spans[0] if is_pass else spans[1])
+            if kill_at_random_point(cli(command, config), activity, delay):
+                kills[command[0]] += 1
+            progress.append(work_done(config))
+        final = cli(["run", "--engine", "plain"], config)
+        assert final.wait(timeout=120) == 0
+        deliver_after_leases(config)
+        crashed = state(load_settings(config).resolved_database_url, [slow.base_url])
+    database = open_database(load_settings(config).resolved_database_url)
+    with database.session() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.status == "sent"))
+        sent = [(d.channel, d.key, d.subscriber_id) for d in rows]
+    database.dispose()
+    return Round(
+        kills, progress, crashed, sent, [m.message["Message-ID"] for m in mail.messages],
+        len(mail.messages) + len(hook.payloads),
+    )
+
+
 def test_kills_in_passes_and_deliveries_end_like_an_uninterrupted_run(tmp_path, reliability) -> None:
     rng = random.Random(SEED)
+    started = time.monotonic()
     with smtp_server() as (mail, smtp_port), slack_webhook() as hook:
         sends = [0]
         slow_down(mail, 0.25, sends)
         # The reference: one uninterrupted pass and one delivery, as the same subprocesses, on
-        # a slow site; their durations (from first request to exit) scale the kill points to
-        # this machine's speed.
+        # the same slow site; their durations (from first request to exit) scale the kill
+        # points to this machine's speed.
         with SampleServer(delay_seconds=0.2) as server:
             reference_config = write_config(tmp_path / "reference", server, smtp_port, hook.url)
             run_seconds = timed(cli(["run", "--engine", "plain"], reference_config), lambda: len(server.request_log))
@@ -142,57 +192,36 @@ def test_kills_in_passes_and_deliveries_end_like_an_uninterrupted_run(tmp_path, 
             reference = state(load_settings(reference_config).resolved_database_url, [server.base_url])
         reference_messages = len(mail.messages) + len(hook.payloads)
         assert reference["alert_deliveries"], "the sample should raise alerts that are delivered"
-        mail.messages.clear()
-        hook.payloads.clear()
+        # Two rounds of ten on fresh databases: once a round's work is done, later runs in it
+        # have nothing left to interrupt.
+        rounds = [
+            crash_round(tmp_path / f"killed-{n}", RUNS // 2, rng, (run_seconds, deliver_seconds), mail, smtp_port, hook, sends)
+            for n in range(2)
+        ]
+    seconds = time.monotonic() - started
 
-        started = time.monotonic()
-        kills = {"run": 0, "deliver": 0}
-        progress: list[tuple[int, int]] = []
-        with SampleServer(delay_seconds=0.2) as slow:
-            config = write_config(tmp_path / "killed", slow, smtp_port, hook.url)
-            for index in range(RUNS):
-                command = ["run", "--engine", "plain"] if index % 2 == 0 else ["deliver"]
-                # Start-up (imports, worker processes) takes seconds: the random point is
-                # measured from the first request the run makes, so the kill lands mid-work.
-                activity = (lambda: len(slow.request_log)) if index % 2 == 0 else (lambda: sends[0] + hook.attempts)
-                span = run_seconds if index % 2 == 0 else deliver_seconds
-                if kill_at_random_point(cli(command, config), activity, rng.uniform(0.1, 1.2) * span):
-                    kills[command[0]] += 1
-                progress.append(work_done(config))
-            # The clean end: one pass that is not killed, then the next delivery.
-            final = cli(["run", "--engine", "plain"], config)
-            assert final.wait(timeout=120) == 0
-            deliver_after_leases(config)
-            crashed = state(load_settings(config).resolved_database_url, [slow.base_url])
-        seconds = time.monotonic() - started
-
-        database = open_database(load_settings(config).resolved_database_url)
-        with database.session() as session:
-            rows = session.scalars(select(Delivery).where(Delivery.status == "sent"))
-            sent = [(d.channel, d.key, d.subscriber_id) for d in rows]
-        database.dispose()
-
-    assert kills["run"] >= 3 and sum(kills.values()) >= 5, f"too few kills: {kills}; progress {progress}"
-    # Story updates depend on when a delivery ran relative to a story's growth (an alert sent
-    # before a later source joined queues an update), so only they may differ.
-    unexpected = [line for line in differences(crashed, reference) if not line.startswith("other_")]
-    assert not unexpected, "\n".join(unexpected)
-    assert not duplicates(sent), f"a delivery row twice: {duplicates(sent)}"
-    email_ids = [m.message["Message-ID"] for m in mail.messages]
-    received = len(mail.messages) + len(hook.payloads)
-    repeats = received - len(sent)
-    assert repeats >= 0, f"{len(sent)} rows marked sent but only {received} messages arrived"
-    # Each killed sender can have had at most one message between 'accepted' and 'recorded'.
-    assert repeats <= kills["deliver"], f"{repeats} repeated messages for {kills['deliver']} killed deliveries"
-    assert len(set(email_ids)) == sum(1 for channel, _, _ in sent if channel == "email")
+    kills = {k: sum(r.kills[k] for r in rounds) for k in ("run", "deliver")}
+    assert kills["run"] >= 3 and sum(kills.values()) >= 5, f"too few kills: {kills}; {[r.progress for r in rounds]}"
+    repeats = []
+    for result in rounds:
+        # Story updates depend on when a delivery ran relative to a story's growth (an alert
+        # sent before a later source joined queues an update), so only they may differ.
+        unexpected = [line for line in differences(result.state, reference) if not line.startswith("other_")]
+        assert not unexpected, "\n".join(unexpected)
+        assert not duplicates(result.sent), f"a delivery row twice: {duplicates(result.sent)}"
+        extra = result.received - len(result.sent)
+        assert extra >= 0, f"{len(result.sent)} rows marked sent but only {result.received} messages arrived"
+        # Each killed sender can have had at most one message between 'accepted' and 'recorded'.
+        assert extra <= result.kills["deliver"], f"{extra} repeats for {result.kills['deliver']} killed deliveries"
+        assert len(set(result.email_ids)) == sum(1 for channel, _, _ in result.sent if channel == "email")
+        repeats.append(extra)
     reliability.record(
-        f"seed {SEED}: kill points up to 1.2x the uninterrupted run ({run_seconds:.1f}s) / delivery "
-        f"({deliver_seconds:.1f}s); {kills['run']} passes and {kills['deliver']} deliveries killed of {RUNS}; "
-        f"state equals the uninterrupted run ({len(crashed['articles'])} articles, "
-        f"{len(crashed['alerts'])} alerts, {len(crashed['alert_deliveries'])} alert messages, "
-        f"{len(crashed['other_deliveries'])} updates; "
-        f"reference sent {reference_messages}); {received} messages received for {len(sent)} sent rows "
-        f"({repeats} repeats in the window); progress (articles, sent) after each run {progress}; "
-        f"{seconds:.0f}s"
+        f"seed {SEED}: 2 rounds of {RUNS // 2}, kill points up to 1.5x the uninterrupted pass "
+        f"({run_seconds:.1f}s) / 1.2x delivery ({deliver_seconds:.1f}s); {kills['run']} passes and "
+        f"{kills['deliver']} deliveries killed mid-work of {RUNS}; each round's final state equals the "
+        f"uninterrupted run ({len(reference['articles'])} articles, {len(reference['alerts'])} alerts, "
+        f"{len(reference['alert_deliveries'])} alert messages, reference sent {reference_messages}); "
+        f"messages received minus rows sent per round {repeats} (the window allows one per killed sender); "
+        f"updates queued {[len(r.state['other_deliveries']) for r in rounds]}; "
+        f"progress (articles, sent) {[r.progress for r in rounds]}; {seconds:.0f}s"
     )
-
