@@ -17,10 +17,15 @@ install: $(BIN)/newswatch
 demo: install
 	$(BIN)/newswatch demo
 
-## The whole test suite.
+## The whole test suite: lint, the tests, then the reliability suite with its table.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/reliability $(PYTEST_ARGS)
+	$(BIN)/python scripts/reliability.py
+
+## Hostile feeds, crashes, concurrency, injection: prints case, outcome, time, peak memory.
+reliability: install
+	$(BIN)/python scripts/reliability.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -47,7 +47,9 @@ log = logging.getLogger("newswatch.monitor")
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
-STORE_EVERY = 25  # articles per commit while processing
+STORE_EVERY = 25  # articles per commit while processing…
+STORE_AFTER_SECONDS = 3.0  # …or sooner, so a pass killed again and again still advances
+MAX_TEXT_CHARS = 200_000  # an article's stored text; longer bodies are cut and flagged
 
 
 @dataclass
@@ -242,12 +244,15 @@ def _to_record(
         )
     if extracted is not None and extracted.text:
         detail = "; ".join(filter(None, [fetch_problem and f"page: {fetch_problem}", extracted.error]))
+        text, flags = extracted.text, tuple(extracted.flags)
+        if len(text) > MAX_TEXT_CHARS:  # bounds storage and matching time
+            text, flags = text[:MAX_TEXT_CHARS], (*flags, "text-truncated")
         return ExtractionRecord(
             status="fetched", detail=detail or None, title=extracted.title or work.entry_title,
-            text=extracted.text, author=extracted.author, site_name=extracted.site_name,
+            text=text, author=extracted.author, site_name=extracted.site_name,
             language=extracted.language, published_at=extracted.published_at,
             html_canonical_url=extracted.canonical_url, extraction_method=extracted.method,
-            extraction_flags=tuple(extracted.flags), content_hash=extracted.content_hash, **common,
+            extraction_flags=flags, content_hash=extracted.content_hash, **common,
         )
     reason = fetch_problem or (extracted.error if extracted is not None else None) or "no text"
     status = "rejected" if result.outcome == "rejected" else "failed"
@@ -273,8 +278,11 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
     pending_extractions: dict[Future[Extracted], tuple[ArticleWork, FetchResult]] = {}
     ready: list[tuple[int, ExtractionRecord]] = []
     queue = list(reversed(batch))
+    last_store = time.monotonic()
 
     def flush() -> None:
+        nonlocal last_store
+        last_store = time.monotonic()
         if not ready:
             return
         with db.session() as session:
@@ -296,7 +304,7 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
             if record.status != "retry":
                 summary.problems.append(f"{work.url}: {record.detail}")
         ready.append((work.id, record))
-        if len(ready) >= STORE_EVERY:
+        if len(ready) >= STORE_EVERY or time.monotonic() - last_store >= STORE_AFTER_SECONDS:
             flush()
 
     with ThreadPoolExecutor(max_downloads, thread_name_prefix="article") as downloads:
