@@ -52,7 +52,7 @@ from storage.models import (  # noqa: E402
     StoryIndexArticle,
     StoryTermCount,
 )
-from storage.stories import assign_story  # noqa: E402
+from tasks.stories.assign import assign_story  # noqa: E402
 from tasks.stories.fingerprint import BANDS, SIGNATURE_SIZE  # noqa: E402
 from tasks.stories.terms import DOCUMENTS_KEY, INDEX_TERMS, MAX_TERMS, term_key  # noqa: E402
 

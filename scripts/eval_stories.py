@@ -5,7 +5,7 @@
     .venv/bin/python scripts/eval_stories.py --duplicate-threshold 0.7 --story-threshold 0.3
 
 Each item goes through what the pipeline does: the store (one article per canonical URL or
-URL key), then ``storage.stories.assign_story`` on a real SQLite database, in publication
+URL key), then ``tasks.stories.assign.assign_story`` on a real SQLite database, in publication
 order. Figures, pairwise over items:
 
 - copies: pairs of the same event among originals, syndicated copies and URL variants —
@@ -36,7 +36,7 @@ from stories_evalset import EvalItem, load_items  # noqa: E402
 from config.settings import StoriesConfig  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import Article, Base, StoryIndexArticle  # noqa: E402
-from storage.stories import assign_story  # noqa: E402
+from tasks.stories.assign import assign_story  # noqa: E402
 from tasks.stories.fingerprint import TextSignature, duplicate_similarity  # noqa: E402
 from tasks.stories.terms import cosine  # noqa: E402
 from tasks.urls import canonical_url, story_url_key  # noqa: E402

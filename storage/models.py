@@ -343,7 +343,7 @@ class Delivery(Base):
 
 
 # --- story index --------------------------------------------------------------------------
-# Owned by the stories module (storage/stories.py, docs/stories.md). New tables only: a
+# Owned by the stories module (tasks/stories/assign.py, docs/stories.md). New tables only: a
 # bounded index over *recent* articles (the story window), pruned by prune_story_index, so
 # clustering a new article costs a few indexed lookups however large the archive grows.
 

@@ -356,7 +356,7 @@ def analyse(settings: Settings, *, limit: int = 200) -> StageSummary:
     One batch is one transaction, serialised across workers: a story, its alerts and
     their delivery rows are written together or not at all.
     """
-    from storage.stories import assign_story
+    from tasks.stories.assign import assign_story
 
     summary = StageSummary()
     db = resources.database(settings)
@@ -395,7 +395,7 @@ def _document(article: Article) -> Document:
 def apply_retention(settings: Settings) -> StageSummary:
     """Delete what ``retention.keep_articles_days`` no longer keeps (nothing when unset)."""
     from storage.retention import prune
-    from storage.stories import prune_story_index
+    from tasks.stories.assign import prune_story_index
 
     summary = StageSummary()
     days = settings.retention.keep_articles_days

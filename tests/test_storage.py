@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from config.settings import FeedConfig
-from storage.articles import EntryRecord, ExtractionRecord, claim_articles, record_entries, store_result
+from storage.articles import (
+    EntryRecord,
+    ExtractionRecord,
+    claim_articles,
+    record_entries,
+    store_result,
+)
 from storage.db import DatabaseNotReady, current_revision, head_revision, open_database
 from storage.feeds import FetchRecord, due_feeds, next_poll_time, record_fetch, sync_feeds
 from storage.models import Article, ArticleSource, ArticleVersion, Feed, FeedFetch

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from config.settings import StoriesConfig
 from storage.db import make_engine
 from storage.models import Article, Base, Story, StoryIndexArticle, StoryIndexKey, StoryTermCount
-from storage.stories import assign_story, prune_story_index
+from tasks.stories.assign import assign_story, prune_story_index
 from tasks.urls import canonical_url, story_url_key
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@
 - :mod:`tasks.stories.cluster`: the decision for one new article, with its reason.
 
 The database side (candidates from an index over recent articles, the Story rows) is
-:mod:`storage.stories`. Design and measured thresholds: docs/stories.md.
+:mod:`tasks.stories.assign`. Design and measured thresholds: docs/stories.md.
 """
 
 from tasks.stories.cluster import Decision, IndexedArticle, decide, same_url_decision
