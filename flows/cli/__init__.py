@@ -11,6 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from flows.cli.common import (
+    ConfigOption,
+    FormatOption,
+    TableOrJson,
     database_session,
     fail,
     parse_since,
@@ -31,15 +34,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="The YAML config file.", envvar="NEWSWATCH_CONFIG"),
-]
 
 
-class TableOrJson(StrEnum):
-    table = "table"
-    json = "json"
 
 
 class Engine(StrEnum):
@@ -47,7 +43,6 @@ class Engine(StrEnum):
     plain = "plain"
 
 
-FormatOption = Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")]
 
 
 def _print_summary(counts: dict[str, int], problems: list[str]) -> None:

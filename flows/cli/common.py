@@ -9,14 +9,33 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from config.settings import ConfigError, Settings, load_settings
 
 EXIT_USAGE = 2
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="The YAML config file.", envvar="NEWSWATCH_CONFIG"),
+]
+
+
+class TableOrJson(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class TextOrJson(StrEnum):
+    text = "text"
+    json = "json"
+
+
+FormatOption = Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 

@@ -13,21 +13,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from flows.cli.common import fail, print_json, print_table, settings_from, terminal_safe
+from flows.cli.common import (
+    ConfigOption,
+    TableOrJson,
+    fail,
+    print_json,
+    print_table,
+    settings_from,
+    terminal_safe,
+)
 
 if TYPE_CHECKING:
     from config.settings import Settings
     from storage.deliveries import SubscriberState
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="The YAML config file.", envvar="NEWSWATCH_CONFIG"),
-]
 
 
-class TableOrJson(StrEnum):
-    table = "table"
-    json = "json"
 
 
 class Channel(StrEnum):

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from flows.cli.common import TableOrJson, TextOrJson
+from flows.cli.common import fail as _fail
 
 if TYPE_CHECKING:
     from config.settings import Settings
     from tasks.topics import Document, TopicSet
 
 EXIT_FOUND_PROBLEMS = 1
-EXIT_USAGE = 2
 
 app = typer.Typer(
     help="Watch topics: list, validate, explain a match, dry-run on stored articles, evaluate.",
@@ -25,14 +26,8 @@ app = typer.Typer(
 )
 
 
-class TableOrJson(StrEnum):
-    table = "table"
-    json = "json"
 
 
-class TextOrJson(StrEnum):
-    text = "text"
-    json = "json"
 
 
 ConfigOption = Annotated[
@@ -41,9 +36,6 @@ ConfigOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    typer.echo(f"newswatch: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def _print_json(value: Any) -> None:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from flows.cli.common import fail, settings_from
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="The YAML config file.", envvar="NEWSWATCH_CONFIG"),
-]
+from flows.cli.common import ConfigOption, fail, settings_from
 
 
 def web_command(
