@@ -114,11 +114,11 @@ def fill(url: str, size: int, seed: int = 7) -> float:
                     "fetched_at": at, "story_id": story_id, "analysed_at": at, "created_at": at, "updated_at": at,
                     "extraction_flags": [],
                 })
-                index_rows.append({"article_id": article_id, "story_id": story_id, "at": at,
+                stamp = _stamp(at)
+                index_rows.append({"article_id": article_id, "story_id": story_id, "at": stamp,
                                    "shingle_count": 400, "signature": signature, "terms": vector})
                 keys = {rng.getrandbits(63) for _ in range(BANDS)}
                 keys |= {term_key(t) for t in vector_terms[:INDEX_TERMS]}
-                stamp = _stamp(connection, at)
                 key_rows.extend((k, article_id, stamp) for k in keys)
                 day = (at.date() - datetime(1970, 1, 1, tzinfo=UTC).date()).days
                 for t in set(terms):
@@ -146,11 +146,9 @@ def fill(url: str, size: int, seed: int = 7) -> float:
     return time.perf_counter() - started
 
 
-def _stamp(connection, moment: datetime) -> object:  # noqa: ANN001
-    """A timestamp as the driver takes it: SQLite stores SQLAlchemy's text form."""
-    if connection.dialect.name == "sqlite":
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return moment
+def _stamp(moment: datetime) -> int:
+    """An index time as the index stores it: whole UTC epoch seconds."""
+    return int((moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds())
 
 
 def _bulk(connection, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:  # noqa: ANN001

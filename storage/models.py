@@ -358,7 +358,9 @@ class StoryIndexArticle(Base):
     )
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
     duplicate_of_id: Mapped[int | None] = mapped_column(Integer)  # the original, for copies
-    at: Mapped[datetime] = mapped_column(index=True)  # the article's time (published or fetched)
+    # The article's time (published or fetched) in UTC epoch seconds: integers cost
+    # nothing to write, compare or read on either database (no datetime conversion).
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
     shingle_count: Mapped[int] = mapped_column(Integer, default=0)
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)  # MinHash, 128 x uint32
     terms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # unit TF-IDF vector
@@ -375,7 +377,7 @@ class StoryIndexKey(Base):
         primary_key=True,
         autoincrement=False,
     )
-    at: Mapped[datetime] = mapped_column(index=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)  # the article's time, UTC epoch seconds
 
 
 class StoryTermCount(Base):

@@ -12,19 +12,20 @@ candidates, so the cost per article does not grow with the archive.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from config.settings import StoriesConfig
 from storage.models import Article, Story, StoryIndexArticle, StoryIndexKey, StoryTermCount
 from tasks.stories.cluster import Decision, IndexedArticle, decide, same_url_decision
 from tasks.stories.fingerprint import TextSignature, band_keys, fingerprint64, text_signature
+from tasks.stories.index_sql import IndexCursor, decode_terms
 from tasks.stories.terms import DOCUMENTS_KEY, idf, index_terms, story_terms, term_key, weigh
 from tasks.urls import canonical_url, story_url_key
 
@@ -41,18 +42,9 @@ MAX_BAND_CANDIDATES = 10
 MAX_TERM_CANDIDATES = 15
 MAX_TITLE_LENGTH = 1000
 
-# The lookups, built once: plain Core statements on the session's connection, so each
-# call pays for neither statement construction nor the ORM layer (about 1 ms an article).
+# The index statements run through the driver (tasks.stories.index_sql); these two,
+# rarer, through SQLAlchemy Core, built once so that their compiled form is cached.
 _ARTICLES = Article.__table__.c
-_COUNTS = StoryTermCount.__table__.c
-_KEYS = StoryIndexKey.__table__.c
-_INDEXED = StoryIndexArticle.__table__.c
-_FREQUENCIES = (
-    select(_COUNTS.term_key, func.sum(_COUNTS.count))
-    .where(_COUNTS.term_key.in_(bindparam("keys", expanding=True)),
-           _COUNTS.day.between(bindparam("first_day"), bindparam("last_day")))
-    .group_by(_COUNTS.term_key)
-)
 _SAME_URL = (
     select(_ARTICLES.id, _ARTICLES.story_id)
     .where(_ARTICLES.id != bindparam("article_id"), _ARTICLES.story_id.is_not(None),
@@ -61,14 +53,8 @@ _SAME_URL = (
     .order_by(_ARTICLES.id)
     .limit(1)
 )
-_POSTINGS = select(_KEYS.key, _KEYS.article_id).where(
-    _KEYS.key.in_(bindparam("keys", expanding=True)), _KEYS.at.between(bindparam("low"), bindparam("high"))
-)
 _NEW_STORY = Story.__table__.insert().returning(Story.__table__.c.id)
-_CANDIDATE_ROWS = select(
-    _INDEXED.article_id, _INDEXED.story_id, _INDEXED.at, _INDEXED.signature, _INDEXED.shingle_count,
-    _INDEXED.terms, _INDEXED.duplicate_of_id,
-).where(_INDEXED.article_id.in_(bindparam("ids", expanding=True)))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -89,32 +75,36 @@ def assign_story(session: Session, article: Article, now: datetime, settings: St
         return _recorded_assignment(session, article)
     if article.id is None:
         session.flush()
-    # Lookups run on the connection (no ORM layer); the index rows they read are written
-    # there too, so they see every earlier article of this transaction.
-    connection = session.connection()
-    at = article_time(article, now)
-    window = timedelta(hours=settings.window_hours)
+    # Index statements run on the session's own DBAPI connection (same transaction), so
+    # they see every earlier article of this transaction.
+    index = IndexCursor(session.connection())
+    try:
+        at = article_time(article, now)
+        window = timedelta(hours=settings.window_hours)
 
-    signature = text_signature(article.text)
-    raw_terms = story_terms(article.title, article.text)
-    frequencies, documents = _document_frequencies(connection, raw_terms, at, window)
-    vector = weigh(raw_terms, frequencies, documents)
+        signature = text_signature(article.text)
+        raw_terms = story_terms(article.title, article.text)
+        term_keys = {term: term_key(term) for term in raw_terms}
+        frequencies, documents = _document_frequencies(index, term_keys, at, window)
+        vector = weigh(raw_terms, frequencies, documents)
 
-    urls = url_hashes(article)
-    decision = _same_url(session, article)
-    if decision is None:
-        candidates, known = _candidates(connection, signature, vector, frequencies, documents, at, window, urls)
-        if known is not None:
-            decision = same_url_decision(known.article_id, known.story_id)
-        else:
-            decision = decide(
-                signature, vector, at, candidates, window=window,
-                duplicate_threshold=settings.duplicate_threshold, story_threshold=settings.story_threshold,
-            )
+        urls = url_hashes(article)
+        decision = _same_url(session, article)
+        if decision is None:
+            candidates, known = _candidates(index, signature, vector, frequencies, documents, at, window, urls)
+            if known is not None:
+                decision = same_url_decision(known.article_id, known.story_id)
+            else:
+                decision = decide(
+                    signature, vector, at, candidates, window=window,
+                    duplicate_threshold=settings.duplicate_threshold, story_threshold=settings.story_threshold,
+                )
 
-    story_id, decision = _record(session, article, decision, now)
-    article.fingerprint = fingerprint64(signature)
-    _index(connection, article, story_id, decision, signature, vector, raw_terms, at, urls)
+        story_id, decision = _record(session, article, decision, now)
+        article.fingerprint = fingerprint64(signature)
+        _index(index, article.id, story_id, decision, signature, vector, term_keys, at, urls)
+    finally:
+        index.close()
     return StoryAssignment(
         story_id=story_id,
         is_new_story=decision.story_id is None,
@@ -134,21 +124,31 @@ def article_time(article: Article, now: datetime) -> datetime:
 
 
 def _day(moment: datetime) -> int:
-    return (moment.astimezone(UTC).date() - datetime(1970, 1, 1, tzinfo=UTC).date()).days
+    return (moment.astimezone(UTC).date() - _EPOCH.date()).days
+
+
+def _seconds(moment: datetime) -> int:
+    """Index time: whole UTC epoch seconds (a naive time is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int((moment - _EPOCH).total_seconds())
+
+
+def _moment(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 # Candidates ----------------------------------------------------------------------------
 
 
 def _document_frequencies(
-    connection: Connection, raw_terms: dict[str, float], at: datetime, window: timedelta
+    index: IndexCursor, term_keys: dict[str, int], at: datetime, window: timedelta
 ) -> tuple[dict[str, int], int]:
     """Per term, how many articles of the window before ``at`` used it; and how many articles."""
-    keys = {term_key(t): t for t in raw_terms}
+    keys = {key: term for term, key in term_keys.items()}
     keys[DOCUMENTS_KEY] = ""
-    rows = connection.execute(
-        _FREQUENCIES, {"keys": list(keys), "first_day": _day(at - window), "last_day": _day(at)}
-    ).all()
+    sql = index.sql
+    rows = index.rows(sql.frequencies, (sql.keys(keys), _day(at - window), _day(at)))
     frequencies: dict[str, int] = {}
     documents = 0
     for key, total in rows:
@@ -194,7 +194,7 @@ def _url_hash(key: str) -> int:
 
 
 def _candidates(
-    connection: Connection,
+    index: IndexCursor,
     signature: TextSignature,
     vector: dict[str, float],
     frequencies: dict[str, int],
@@ -220,7 +220,9 @@ def _candidates(
     same_url: set[int] = set()
     band_hits: Counter[int] = Counter()
     term_scores: Counter[int] = Counter()
-    for key, article_id in connection.execute(_POSTINGS, {"keys": keys, "low": at - window, "high": at + window}):
+    sql = index.sql
+    second, span = _seconds(at), int(window.total_seconds())
+    for key, article_id in index.rows(sql.postings, (sql.keys(keys), second - span, second + span)):
         if key in urls:
             same_url.add(article_id)
         elif key in bands:
@@ -233,14 +235,15 @@ def _candidates(
         return [], None
     candidates = [
         IndexedArticle(
-            article_id=row.article_id,
-            story_id=row.story_id,
-            at=row.at,
-            signature=TextSignature.from_bytes(row.signature, row.shingle_count),
-            vector=row.terms or {},
-            duplicate_of_id=row.duplicate_of_id,
+            article_id=article_id,
+            story_id=story_id,
+            at=_moment(seconds),
+            signature=TextSignature.from_bytes(bytes(signature) if signature is not None else None, shingles),
+            vector=decode_terms(terms),
+            duplicate_of_id=duplicate_of_id,
         )
-        for row in connection.execute(_CANDIDATE_ROWS, {"ids": sorted(chosen)})
+        for article_id, story_id, seconds, signature, shingles, terms, duplicate_of_id
+        in index.rows(sql.candidate_rows, (sql.keys(chosen),))
     ]
     known = [c for c in candidates if c.article_id in same_url]
     return candidates, min(known, key=lambda c: c.article_id) if known else None
@@ -286,54 +289,28 @@ def _record(session: Session, article: Article, decision: Decision, now: datetim
 
 
 def _index(
-    connection: Connection,
-    article: Article,
+    index: IndexCursor,
+    article_id: int,
     story_id: int,
     decision: Decision,
     signature: TextSignature,
     vector: dict[str, float],
-    raw_terms: dict[str, float],
+    term_keys: dict[str, int],
     at: datetime,
     urls: set[int],
 ) -> None:
-    """Post the article in the index: signature and vector; band, term and URL keys; term counts."""
-    connection.execute(
-        StoryIndexArticle.__table__.insert(),
-        [{"article_id": article.id, "story_id": story_id, "duplicate_of_id": decision.duplicate_of_id,
-          "at": at, "shingle_count": signature.shingle_count, "signature": signature.to_bytes() or None,
-          "terms": vector}],
-    )
-    keys = set(band_keys(signature)) | {term_key(t) for t in index_terms(vector)} | urls
+    """Post the article in the index: signature and vector; band, term and URL keys; term
+    counts. Three statements, whatever the number of keys."""
+    sql = index.sql
+    second = _seconds(at)
+    index.run(sql.insert_article, (
+        article_id, story_id, decision.duplicate_of_id, second, signature.shingle_count,
+        signature.to_bytes() or None, json.dumps(vector),
+    ))
+    keys = set(band_keys(signature)) | {term_keys[t] for t in index_terms(vector)} | urls
     if keys:
-        connection.execute(
-            StoryIndexKey.__table__.insert(),
-            [{"key": k, "article_id": article.id, "at": at} for k in sorted(keys)],
-        )
-    _count_terms(connection, [term_key(t) for t in raw_terms] + [DOCUMENTS_KEY], _day(at))
-
-
-def _count_terms(connection: Connection, keys: list[int], day: int) -> None:
-    """Add one to each term's count for the day (an upsert: the one dialect-specific statement)."""
-    rows = [{"term_key": k, "day": day, "count": 1} for k in sorted(set(keys))]
-    # Sorted, so concurrent writers take row locks in the same order and cannot deadlock.
-    connection.execute(_count_statement(connection.dialect.name), rows)
-
-
-_COUNT_STATEMENTS: dict[str, Any] = {}
-
-
-def _count_statement(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT (term_key, day) DO UPDATE SET count = count + 1``, built once
-    per dialect so that its compiled form is cached and the rows go as one executemany."""
-    if dialect not in _COUNT_STATEMENTS:
-        table = StoryTermCount.__table__
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        statement = module.insert(table)
-        _COUNT_STATEMENTS[dialect] = statement.on_conflict_do_update(
-            index_elements=[table.c.term_key, table.c.day],
-            set_={"count": table.c.count + statement.excluded.count},
-        )
-    return _COUNT_STATEMENTS[dialect]
+        index.run(sql.insert_keys, (article_id, second, sql.keys(keys)))
+    index.run(sql.count_terms, (_day(at), sql.keys({*term_keys.values(), DOCUMENTS_KEY})))
 
 
 def _recorded_assignment(session: Session, article: Article) -> StoryAssignment:
@@ -364,7 +341,8 @@ def prune_story_index(session: Session, older_than: datetime) -> int:
     Call it with ``now - window`` (or earlier) once per pass: articles that old can no
     longer be a candidate, and the index stays the size of one window.
     """
-    session.execute(delete(StoryIndexKey).where(StoryIndexKey.at < older_than))
-    removed = session.execute(delete(StoryIndexArticle).where(StoryIndexArticle.at < older_than))
+    cutoff = _seconds(older_than)
+    session.execute(delete(StoryIndexKey).where(StoryIndexKey.at < cutoff))
+    removed = session.execute(delete(StoryIndexArticle).where(StoryIndexArticle.at < cutoff))
     session.execute(delete(StoryTermCount).where(StoryTermCount.day < _day(older_than)))
     return max(removed.rowcount or 0, 0)

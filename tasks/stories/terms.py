@@ -187,6 +187,7 @@ def index_terms(vector: Mapping[str, float], count: int = INDEX_TERMS) -> list[s
     return [t for t, _ in sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:count]]
 
 
+@lru_cache(maxsize=1 << 16)  # ~170 calls an article, mostly repeats; bounded, so memory stays flat
 def term_key(term: str) -> int:
     """A stable signed 64-bit key for a term (the index stores keys, not strings)."""
     digest = hashlib.blake2b(b"term:" + term.encode("utf-8"), digest_size=8).digest()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 17:07:02.299902
+Create Date: 2026-11-28 18:20:29.649008
 """
 
 from collections.abc import Sequence
@@ -244,7 +244,7 @@ def upgrade() -> None:
     sa.Column('article_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('story_id', sa.Integer(), nullable=False),
     sa.Column('duplicate_of_id', sa.Integer(), nullable=True),
-    sa.Column('at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.BigInteger(), nullable=False),
     sa.Column('shingle_count', sa.Integer(), nullable=False),
     sa.Column('signature', sa.LargeBinary(), nullable=True),
     sa.Column('terms', sa.JSON(), nullable=False),
@@ -259,7 +259,7 @@ def upgrade() -> None:
     op.create_table('story_index_keys',
     sa.Column('key', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('article_id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('at', storage.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['story_index_articles.article_id'], name=op.f('fk_story_index_keys_article_id_story_index_articles'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('key', 'article_id', name=op.f('pk_story_index_keys'))
     )
