@@ -72,6 +72,9 @@ class FetchConfig(_Section):
     article_max_attempts: int = Field(3, ge=1)
     extraction_workers: int | None = Field(None, ge=1)  # default: one per CPU core
     extraction_timeout_seconds: float = Field(30.0, gt=0)
+    # trafilatura's fast mode: the same text on news pages (docs/performance.md) for ~25 %
+    # less CPU per page; false runs its slower fallback extractors too.
+    extraction_fast: bool = True
     # On a Prefect cluster: take a slot of the global limit "newswatch-article-batches"
     # (created by `newswatch bootstrap --article-batches N`) for each article batch.
     cluster_article_batches: bool = False

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storage.dialect import for_claim, insert_ignore
 from storage.models import Article, ArticleSource, ArticleVersion
@@ -335,6 +335,7 @@ def articles_to_analyse(session: Session, limit: int) -> list[Article]:
         session.scalars(
             for_claim(
                 select(Article)
+                .options(selectinload(Article.sources).joinedload(ArticleSource.feed))
                 .where(Article.status == "fetched", Article.analysed_at.is_(None))
                 .order_by(func.coalesce(Article.published_at, Article.created_at), Article.canonical_url)
                 .limit(limit),

@@ -51,10 +51,13 @@ def extractor_pool(settings: Settings) -> ExtractorPool:
     from tasks.extract import ExtractorPool
 
     fetch = settings.fetch
-    key = f"{fetch.extraction_workers}:{fetch.extraction_timeout_seconds}"
+    key = f"{fetch.extraction_workers}:{fetch.extraction_timeout_seconds}:{fetch.extraction_fast}"
     return _get(
         "extractor", key,
-        lambda: ExtractorPool(workers=fetch.extraction_workers, timeout_seconds=fetch.extraction_timeout_seconds),
+        lambda: ExtractorPool(
+            workers=fetch.extraction_workers, timeout_seconds=fetch.extraction_timeout_seconds,
+            fast=fetch.extraction_fast,
+        ),
     )
 
 
