@@ -370,6 +370,9 @@ class StoryIndexKey(Base):
     """One posting: an LSH band key or a distinctive-term key of a recent article."""
 
     __tablename__ = "story_index_keys"
+    # SQLite: rows stored in primary-key order, so a key lookup reads ``at`` from the same
+    # B-tree (no table lookup per posting) and an insert touches two B-trees, not three.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     article_id: Mapped[int] = mapped_column(
@@ -384,6 +387,7 @@ class StoryTermCount(Base):
     """How many recent articles used a term, per UTC day (document frequencies for IDF)."""
 
     __tablename__ = "story_term_counts"
+    __table_args__ = {"sqlite_with_rowid": False}  # as above: counts read and upserted in the key's B-tree
 
     term_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, index=True)

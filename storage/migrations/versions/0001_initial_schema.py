@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 18:20:29.649008
+Create Date: 2026-11-28 18:23:08.110721
 """
 
 from collections.abc import Sequence
@@ -59,7 +59,8 @@ def upgrade() -> None:
     sa.Column('term_key', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('day', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('term_key', 'day', name=op.f('pk_story_term_counts'))
+    sa.PrimaryKeyConstraint('term_key', 'day', name=op.f('pk_story_term_counts')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('story_term_counts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_story_term_counts_day'), ['day'], unique=False)
@@ -261,7 +262,8 @@ def upgrade() -> None:
     sa.Column('article_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('at', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['story_index_articles.article_id'], name=op.f('fk_story_index_keys_article_id_story_index_articles'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('key', 'article_id', name=op.f('pk_story_index_keys'))
+    sa.PrimaryKeyConstraint('key', 'article_id', name=op.f('pk_story_index_keys')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('story_index_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_story_index_keys_at'), ['at'], unique=False)
