@@ -83,6 +83,7 @@ def assign_story(session: Session, article: Article, now: datetime, settings: St
         window = timedelta(hours=settings.window_hours)
 
         signature = text_signature(article.text)
+        bands = set(band_keys(signature))
         raw_terms = story_terms(article.title, article.text)
         term_keys = {term: term_key(term) for term in raw_terms}
         frequencies, documents = _document_frequencies(index, term_keys, at, window)
@@ -91,7 +92,9 @@ def assign_story(session: Session, article: Article, now: datetime, settings: St
         urls = url_hashes(article)
         decision = _same_url(session, article)
         if decision is None:
-            candidates, known = _candidates(index, signature, vector, frequencies, documents, at, window, urls)
+            candidates, known = _candidates(
+                index, bands, vector, frequencies, documents, at, window, urls
+            )
             if known is not None:
                 decision = same_url_decision(known.article_id, known.story_id)
             else:
@@ -102,7 +105,7 @@ def assign_story(session: Session, article: Article, now: datetime, settings: St
 
         story_id, decision = _record(session, article, decision, now)
         article.fingerprint = fingerprint64(signature)
-        _index(index, article.id, story_id, decision, signature, vector, term_keys, at, urls)
+        _index(index, article.id, story_id, decision, signature, bands, vector, term_keys, at, urls)
     finally:
         index.close()
     return StoryAssignment(
@@ -195,7 +198,7 @@ def _url_hash(key: str) -> int:
 
 def _candidates(
     index: IndexCursor,
-    signature: TextSignature,
+    bands: set[int],
     vector: dict[str, float],
     frequencies: dict[str, int],
     documents: int,
@@ -205,7 +208,6 @@ def _candidates(
 ) -> tuple[list[IndexedArticle], IndexedArticle | None]:
     """Recent articles sharing a URL key, an LSH band or a distinctive term, bounded;
     and the earliest of them known by one of this article's URLs, if any."""
-    bands = set(band_keys(signature))
     term_weights: dict[int, float] = {}
     expected = 0
     for term in sorted(index_terms(vector), key=lambda t: (frequencies.get(t, 0), t)):
@@ -294,6 +296,7 @@ def _index(
     story_id: int,
     decision: Decision,
     signature: TextSignature,
+    bands: set[int],
     vector: dict[str, float],
     term_keys: dict[str, int],
     at: datetime,
@@ -307,7 +310,7 @@ def _index(
         article_id, story_id, decision.duplicate_of_id, second, signature.shingle_count,
         signature.to_bytes() or None, json.dumps(vector),
     ))
-    keys = set(band_keys(signature)) | {term_keys[t] for t in index_terms(vector)} | urls
+    keys = bands | {term_keys[t] for t in index_terms(vector)} | urls
     if keys:
         index.run(sql.insert_keys, (article_id, second, sql.keys(keys)))
     index.run(sql.count_terms, (_day(at), sql.keys({*term_keys.values(), DOCUMENTS_KEY})))

@@ -26,7 +26,7 @@ NAME_BOOST = 1.5
 NUMBER_BOOST = 1.3
 # Terms kept per article vector, and terms of it posted in the inverted index.
 MAX_TERMS = 40
-INDEX_TERMS = 20
+INDEX_TERMS = 12
 MIN_TERM_LENGTH = 2
 # Opening lines shorter than this are bylines or datelines, not the lead.
 MIN_LEAD_LINE_WORDS = 10
@@ -187,7 +187,6 @@ def index_terms(vector: Mapping[str, float], count: int = INDEX_TERMS) -> list[s
     return [t for t, _ in sorted(vector.items(), key=lambda item: (-item[1], item[0]))[:count]]
 
 
-@lru_cache(maxsize=1 << 16)  # ~170 calls an article, mostly repeats; bounded, so memory stays flat
 def term_key(term: str) -> int:
     """A stable signed 64-bit key for a term (the index stores keys, not strings)."""
     digest = hashlib.blake2b(b"term:" + term.encode("utf-8"), digest_size=8).digest()
