@@ -375,11 +375,11 @@ class StoryIndexKey(Base):
     __table_args__ = {"sqlite_with_rowid": False}
 
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    article_id: Mapped[int] = mapped_column(
-        ForeignKey("story_index_articles.article_id", ondelete="CASCADE"),
-        primary_key=True,
-        autoincrement=False,
-    )
+    # No foreign key, on purpose: with one, deleting an index article must find its
+    # postings by article_id, a full scan of this table per article (pruning 1,500 of
+    # 3,000 articles took 15 s). Postings go by their own ``at`` when the index is pruned;
+    # one left behind by a deleted article until then matches no candidate row.
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[int] = mapped_column(BigInteger, index=True)  # the article's time, UTC epoch seconds
 
 
