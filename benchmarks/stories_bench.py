@@ -52,7 +52,7 @@ from storage.models import (  # noqa: E402
     StoryIndexArticle,
     StoryTermCount,
 )
-from tasks.stories.assign import assign_story  # noqa: E402
+from tasks.stories.assign import assign_story, prune_story_index  # noqa: E402
 from tasks.stories.fingerprint import BANDS, SIGNATURE_SIZE  # noqa: E402
 from tasks.stories.terms import DOCUMENTS_KEY, INDEX_TERMS, MAX_TERMS, term_key  # noqa: E402
 
@@ -275,13 +275,27 @@ def run_size(url: str, size: int, count: int, batch: int) -> None:
         print(f"measuring {size:,d} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
         return
     figures = json.loads(done.stdout.strip().splitlines()[-1])
+    pruned, prune_seconds = prune_half(url)
     dialect = url.split(":", 1)[0].split("+", 1)[0]
     print(f"{dialect:10s} archive {size:>7,d} (all in window; filled in {seconds:5.1f} s): "
           f"assign_story wall median {figures['median_ms']:.2f} ms, p95 {figures['p95_ms']:.2f} ms; "
           f"CPU median {figures['cpu_median_ms']:.2f} ms, mean {figures['cpu_mean_ms']:.2f} ms; "
           f"wall mean with insert+commit {figures['mean_with_insert_and_commit_ms']:.2f} ms; "
-          f"tracemalloc peak {figures['tracemalloc_peak_kib']:.0f} KiB; peak RSS {figures['peak_rss_mib']:.0f} MiB",
+          f"tracemalloc peak {figures['tracemalloc_peak_kib']:.0f} KiB; peak RSS {figures['peak_rss_mib']:.0f} MiB; "
+          f"prune_story_index of half the window ({pruned:,d} articles) {prune_seconds:.2f} s",
           flush=True)
+
+
+def prune_half(url: str) -> tuple[int, float]:
+    """Prune the older half of the window (the once-a-pass upkeep): articles left, seconds."""
+    engine = make_engine(url)
+    window = timedelta(hours=StoriesConfig().window_hours)
+    started = time.perf_counter()
+    with Session(engine) as session:
+        pruned = prune_story_index(session, NOW - window / 2)
+        session.commit()
+    engine.dispose()
+    return pruned, time.perf_counter() - started
 
 
 def main() -> int:
