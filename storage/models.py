@@ -387,10 +387,13 @@ class StoryTermCount(Base):
     """How many recent articles used a term, per UTC day (document frequencies for IDF)."""
 
     __tablename__ = "story_term_counts"
-    __table_args__ = {"sqlite_with_rowid": False}  # as above: counts read and upserted in the key's B-tree
+    # Day first: a day's counts sit together, so the upserts of today's articles and the
+    # lookups of the window's few days touch a small, cached part of the table, and
+    # pruning old days needs no second index. WITHOUT ROWID on SQLite, as above.
+    __table_args__ = {"sqlite_with_rowid": False}
 
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     term_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False, index=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 

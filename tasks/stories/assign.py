@@ -151,7 +151,8 @@ def _document_frequencies(
     keys = {key: term for term, key in term_keys.items()}
     keys[DOCUMENTS_KEY] = ""
     sql = index.sql
-    rows = index.rows(sql.frequencies, (sql.keys(keys), _day(at - window), _day(at)))
+    days = range(_day(at - window), _day(at) + 1)
+    rows = index.rows(sql.frequencies, (sql.keys(days), sql.keys(keys)))
     frequencies: dict[str, int] = {}
     documents = 0
     for key, total in rows:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 class IndexSql:
     """One dialect's statements; ``{keys}`` parameters take :meth:`keys`' result."""
 
-    frequencies: str  # (keys, first_day, last_day) -> (term_key, sum(count))
+    frequencies: str  # (days, keys) -> (term_key, sum(count)); days listed, as they lead the key
     postings: str  # (keys, low, high) -> (key, article_id)
     candidate_rows: str  # (ids) -> article_id, story_id, at, signature, shingle_count, terms, duplicate_of_id
     insert_article: str  # (article_id, story_id, duplicate_of_id, at, shingle_count, signature, terms)
@@ -41,7 +41,8 @@ class IndexSql:
 _SQLITE = IndexSql(
     frequencies=(
         "SELECT term_key, sum(count) FROM story_term_counts"
-        " WHERE term_key IN (SELECT value FROM json_each(?)) AND day BETWEEN ? AND ? GROUP BY term_key"
+        " WHERE day IN (SELECT value FROM json_each(?)) AND term_key IN (SELECT value FROM json_each(?))"
+        " GROUP BY term_key"
     ),
     postings=(
         "SELECT key, article_id FROM story_index_keys"
@@ -62,7 +63,7 @@ _SQLITE = IndexSql(
     # "WHERE true" tells SQLite's parser the ON CONFLICT belongs to the INSERT.
     count_terms=(
         "INSERT INTO story_term_counts (term_key, day, count) SELECT value, ?, 1 FROM json_each(?) WHERE true"
-        " ON CONFLICT (term_key, day) DO UPDATE SET count = count + 1"
+        " ON CONFLICT (day, term_key) DO UPDATE SET count = count + 1"
     ),
     json_arrays=True,
 )
@@ -70,7 +71,7 @@ _SQLITE = IndexSql(
 _POSTGRESQL = IndexSql(
     frequencies=(
         "SELECT term_key, sum(count) FROM story_term_counts"
-        " WHERE term_key = ANY(%s::bigint[]) AND day BETWEEN %s AND %s GROUP BY term_key"
+        " WHERE day = ANY(%s::int[]) AND term_key = ANY(%s::bigint[]) GROUP BY term_key"
     ),
     postings=(
         "SELECT key, article_id FROM story_index_keys WHERE key = ANY(%s::bigint[]) AND at BETWEEN %s AND %s"
@@ -89,7 +90,7 @@ _POSTGRESQL = IndexSql(
     ),
     count_terms=(
         "INSERT INTO story_term_counts (term_key, day, count) SELECT k, %s, 1 FROM unnest(%s::bigint[]) AS k"
-        " ON CONFLICT (term_key, day) DO UPDATE SET count = story_term_counts.count + 1"
+        " ON CONFLICT (day, term_key) DO UPDATE SET count = story_term_counts.count + 1"
     ),
     json_arrays=False,
 )

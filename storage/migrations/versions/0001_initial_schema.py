@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 18:29:44.086110
+Create Date: 2026-11-28 18:39:22.914677
 """
 
 from collections.abc import Sequence
@@ -66,15 +66,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_story_index_keys_at'), ['at'], unique=False)
 
     op.create_table('story_term_counts',
-    sa.Column('term_key', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('day', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('term_key', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('term_key', 'day', name=op.f('pk_story_term_counts')),
+    sa.PrimaryKeyConstraint('day', 'term_key', name=op.f('pk_story_term_counts')),
     sqlite_with_rowid=False
     )
-    with op.batch_alter_table('story_term_counts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_story_term_counts_day'), ['day'], unique=False)
-
     op.create_table('subscribers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -312,9 +309,6 @@ def downgrade() -> None:
 
     op.drop_table('alerts')
     op.drop_table('subscribers')
-    with op.batch_alter_table('story_term_counts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_story_term_counts_day'))
-
     op.drop_table('story_term_counts')
     with op.batch_alter_table('story_index_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_story_index_keys_at'))
