@@ -152,15 +152,12 @@ def _document_frequencies(
     keys[DOCUMENTS_KEY] = ""
     sql = index.sql
     days = range(_day(at - window), _day(at) + 1)
-    rows = index.rows(sql.frequencies, (sql.keys(days), sql.keys(keys)))
-    frequencies: dict[str, int] = {}
-    documents = 0
-    for key, total in rows:
-        if key == DOCUMENTS_KEY:
-            documents = int(total or 0)
-        else:
-            frequencies[keys[key]] = int(total or 0)
-    return frequencies, documents
+    # One row per (day, term): summed here, cheaper than the database's GROUP BY.
+    totals: dict[int, int] = {}
+    for key, count in index.rows(sql.frequencies, (sql.keys(days), sql.keys(keys))):
+        totals[key] = totals.get(key, 0) + count
+    documents = totals.pop(DOCUMENTS_KEY, 0)
+    return {keys[key]: total for key, total in totals.items()}, documents
 
 
 def _same_url(session: Session, article: Article) -> Decision | None:

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 class IndexSql:
     """One dialect's statements; ``{keys}`` parameters take :meth:`keys`' result."""
 
-    frequencies: str  # (days, keys) -> (term_key, sum(count)); days listed, as they lead the key
+    frequencies: str  # (days, keys) -> (term_key, count) per day; days listed, as they lead the key
     postings: str  # (keys, low, high) -> (key, article_id)
     candidate_rows: str  # (ids) -> article_id, story_id, at, signature, shingle_count, terms, duplicate_of_id
     insert_article: str  # (article_id, story_id, duplicate_of_id, at, shingle_count, signature, terms)
@@ -40,9 +40,8 @@ class IndexSql:
 
 _SQLITE = IndexSql(
     frequencies=(
-        "SELECT term_key, sum(count) FROM story_term_counts"
+        "SELECT term_key, count FROM story_term_counts"
         " WHERE day IN (SELECT value FROM json_each(?)) AND term_key IN (SELECT value FROM json_each(?))"
-        " GROUP BY term_key"
     ),
     postings=(
         "SELECT key, article_id FROM story_index_keys"
@@ -70,8 +69,8 @@ _SQLITE = IndexSql(
 
 _POSTGRESQL = IndexSql(
     frequencies=(
-        "SELECT term_key, sum(count) FROM story_term_counts"
-        " WHERE day = ANY(%s::int[]) AND term_key = ANY(%s::bigint[]) GROUP BY term_key"
+        "SELECT term_key, count FROM story_term_counts"
+        " WHERE day = ANY(%s::int[]) AND term_key = ANY(%s::bigint[])"
     ),
     postings=(
         "SELECT key, article_id FROM story_index_keys WHERE key = ANY(%s::bigint[]) AND at BETWEEN %s AND %s"
