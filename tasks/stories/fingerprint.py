@@ -23,6 +23,7 @@ import hashlib
 import zlib
 from array import array
 from dataclasses import dataclass
+from operator import eq
 
 from tasks.stories.text import shingles, words
 
@@ -101,7 +102,9 @@ def jaccard_estimate(a: TextSignature, b: TextSignature) -> float:
     """The estimated Jaccard similarity of two bodies' shingle sets (0 when either is empty)."""
     if not a.values or not b.values:
         return 0.0
-    equal = sum(1 for x, y in zip(a.values, b.values, strict=True) if x == y)
+    if len(a.values) != len(b.values):
+        raise ValueError(f"signatures of different sizes: {len(a.values)} and {len(b.values)}")
+    equal = sum(map(eq, a.values, b.values))  # runs in C: 25 candidates an article
     return equal / len(a.values)
 
 
