@@ -16,25 +16,23 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
 from config.settings import Settings, load_settings
-from storage.db import make_engine
+from storage.db import Database, open_database
 from storage.deliveries import claim_next, enqueue_for_alert, sync_subscribers
-from storage.models import Base, Delivery
+from storage.models import Delivery
 from tasks.notify import deliver_pending
 from tests.support.smtp import RecordingHandler, smtp_server
-from tests.test_deliver_support import T0, TestDatabase, add_alert
+from tests.test_deliver_support import T0, add_alert
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[TestDatabase]:
-    engine = make_engine(database_url)
-    Base.metadata.create_all(engine)
-    yield TestDatabase(engine, sessionmaker(engine, expire_on_commit=False))
-    engine.dispose()
+def db(database_url: str) -> Iterator[Database]:
+    database = open_database(database_url, migrate=True)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture
@@ -53,7 +51,7 @@ def config_file(tmp_path: Path, database_url: str, port: int) -> Path:
     return path
 
 
-def queue(db: TestDatabase, settings: Settings, count: int) -> None:
+def queue(db: Database, settings: Settings, count: int) -> None:
     with db.session() as session:
         sync_subscribers(session, settings, T0 - timedelta(days=1))
         for n in range(count):
@@ -61,13 +59,13 @@ def queue(db: TestDatabase, settings: Settings, count: int) -> None:
             enqueue_for_alert(session, alert, "new", T0, settings)
 
 
-def statuses(db: TestDatabase) -> list[str]:
+def statuses(db: Database) -> list[str]:
     with db.session() as session:
         return list(session.scalars(select(Delivery.status).order_by(Delivery.id)))
 
 
 def test_concurrent_workers_send_each_message_once(
-    db: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path, database_url: str
+    db: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path, database_url: str
 ) -> None:
     handler, port = smtp
     settings = load_settings(config_file(tmp_path, database_url, port))
@@ -95,7 +93,7 @@ def test_concurrent_workers_send_each_message_once(
         assert {d.attempts for d in session.scalars(select(Delivery))} == {1}
 
 
-def test_claim_skips_rows_another_transaction_holds(db: TestDatabase, tmp_path: Path) -> None:
+def test_claim_skips_rows_another_transaction_holds(db: Database, tmp_path: Path) -> None:
     settings = load_settings(None, database_url="sqlite://", subscribers=[{"name": "desk", "email": "d@example.org"}])
     queue(db, settings, 2)
     first_session = db.sessions()
@@ -119,14 +117,12 @@ KILLER = textwrap.dedent(
     """
     import os, sys
     from config.settings import load_settings
-    from storage.db import make_engine
-    from sqlalchemy.orm import sessionmaker
+    from storage.db import open_database
     from tasks.notify import DeliveryHooks, deliver_pending
-    from tests.test_deliver_support import T0, TestDatabase
+    from tests.test_deliver_support import T0
 
     settings = load_settings(sys.argv[1])
-    engine = make_engine(settings.resolved_database_url)
-    db = TestDatabase(engine, sessionmaker(engine, expire_on_commit=False))
+    db = open_database(settings.resolved_database_url)
     sent = []
 
     def die(delivery):
@@ -140,7 +136,7 @@ KILLER = textwrap.dedent(
 
 
 def test_killed_process_loses_nothing_and_repeats_only_the_message_in_flight(
-    db: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path, database_url: str
+    db: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path, database_url: str
 ) -> None:
     handler, port = smtp
     path = config_file(tmp_path, database_url, port)
@@ -161,7 +157,7 @@ def test_killed_process_loses_nothing_and_repeats_only_the_message_in_flight(
 
 
 def test_duplicate_window_is_short_and_far_inside_the_lease(
-    db: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path, database_url: str
+    db: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path, database_url: str
 ) -> None:
     """Measures (and prints) the window: provider accepted → 'sent' committed."""
     handler, port = smtp

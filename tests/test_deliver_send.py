@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from config.settings import Settings
+from storage.db import Database
 from storage.deliveries import enqueue_for_alert, sync_subscribers
 from storage.models import Delivery
 from tasks.notify import DeliveryHooks, deliver_pending, message_id
@@ -20,7 +21,6 @@ from tests.support.slack import WebhookRecorder, slack_webhook
 from tests.support.smtp import RecordingHandler, smtp_server
 from tests.test_deliver_support import (
     T0,
-    TestDatabase,
     add_alert,
     grow_alert,
     later,
@@ -56,7 +56,7 @@ def settings_for(tmp_path: Path, port: int, hook: str | None, **subscriber: Any)
     )
 
 
-def queue_alert(database: TestDatabase, settings: Settings, **alert: Any) -> int:
+def queue_alert(database: Database, settings: Settings, **alert: Any) -> int:
     with database.session() as session:
         sync_subscribers(session, settings, T0 - timedelta(days=1))
         row = add_alert(session, **alert)
@@ -64,7 +64,7 @@ def queue_alert(database: TestDatabase, settings: Settings, **alert: Any) -> int
         return row.id
 
 
-def deliveries(database: TestDatabase) -> list[Delivery]:
+def deliveries(database: Database) -> list[Delivery]:
     with database.session() as session:
         return list(session.scalars(select(Delivery).order_by(Delivery.id)))
 
@@ -80,7 +80,7 @@ def all_strings(value: Any) -> list[str]:
 
 
 def test_one_story_one_email_and_one_slack_message_then_nothing(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder, tmp_path: Path
+    database: Database, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder, tmp_path: Path
 ) -> None:
     handler, port = smtp
     settings = settings_for(tmp_path, port, slack.url)
@@ -124,7 +124,7 @@ def test_one_story_one_email_and_one_slack_message_then_nothing(
 
 
 def test_hostile_feed_text_cannot_inject_headers_html_or_mentions(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder, tmp_path: Path
+    database: Database, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder, tmp_path: Path
 ) -> None:
     handler, port = smtp
     settings = settings_for(tmp_path, port, slack.url)
@@ -156,7 +156,7 @@ def test_hostile_feed_text_cannot_inject_headers_html_or_mentions(
 
 
 def test_smtp_transient_refusal_is_retried_with_backoff_and_sent_once(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path
+    database: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path
 ) -> None:
     handler, port = smtp
     settings = settings_for(tmp_path, port, None)
@@ -184,7 +184,7 @@ def test_smtp_transient_refusal_is_retried_with_backoff_and_sent_once(
 
 
 def test_transient_failures_give_up_after_max_attempts(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path
+    database: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path
 ) -> None:
     handler, port = smtp
     settings = settings_for(tmp_path, port, None)
@@ -200,7 +200,7 @@ def test_transient_failures_give_up_after_max_attempts(
 
 
 def test_smtp_permanent_refusal_is_failed_and_visible(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path
+    database: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path
 ) -> None:
     handler, port = smtp
     settings = settings_for(tmp_path, port, None)
@@ -215,7 +215,7 @@ def test_smtp_permanent_refusal_is_failed_and_visible(
     assert handler.messages == []
 
 
-def test_smtp_server_down_is_transient(database: TestDatabase, tmp_path: Path) -> None:
+def test_smtp_server_down_is_transient(database: Database, tmp_path: Path) -> None:
     from tests.support.smtp import free_port
 
     settings = settings_for(tmp_path, free_port(), None)
@@ -226,7 +226,7 @@ def test_smtp_server_down_is_transient(database: TestDatabase, tmp_path: Path) -
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-def test_smtp_login(database: TestDatabase, tmp_path: Path) -> None:
+def test_smtp_login(database: Database, tmp_path: Path) -> None:
     with smtp_server(username="newswatch", password="s3cret-pw") as (handler, port):
         settings = settings_for(tmp_path, port, None)
         assert settings.smtp is not None
@@ -245,7 +245,7 @@ def test_smtp_login(database: TestDatabase, tmp_path: Path) -> None:
 
 
 def test_slack_429_honours_retry_after_and_defers_the_webhooks_other_messages(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder, tmp_path: Path
+    database: Database, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder, tmp_path: Path
 ) -> None:
     _, port = smtp
     settings = settings_for(tmp_path, port, slack.url)
@@ -268,7 +268,7 @@ def test_slack_429_honours_retry_after_and_defers_the_webhooks_other_messages(
 
 
 def test_slack_500_retries_and_404_fails(
-    database: TestDatabase, slack: WebhookRecorder, tmp_path: Path
+    database: Database, slack: WebhookRecorder, tmp_path: Path
 ) -> None:
     settings = settings_for(tmp_path, 25, slack.url)
     settings.subscribers[0].email = []
@@ -292,7 +292,7 @@ def test_slack_500_retries_and_404_fails(
 
 
 def test_crash_between_send_and_record_loses_nothing_and_repeats_only_that_message(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path
+    database: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path
 ) -> None:
     handler, port = smtp
     settings = settings_for(tmp_path, port, None)
@@ -324,7 +324,7 @@ def test_crash_between_send_and_record_loses_nothing_and_repeats_only_that_messa
 
 
 def test_crash_before_sending_sends_exactly_once(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handler, port = smtp
     settings = settings_for(tmp_path, port, None)
@@ -343,7 +343,7 @@ def test_crash_before_sending_sends_exactly_once(
 
 
 def test_update_after_debounce_is_one_threaded_message_marking_new_sources(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path
+    database: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path
 ) -> None:
     handler, port = smtp
     settings = settings_for(tmp_path, port, None)
@@ -369,7 +369,7 @@ def test_update_after_debounce_is_one_threaded_message_marking_new_sources(
 
 
 def test_digest_groups_alerts_into_one_message(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder, tmp_path: Path
+    database: Database, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder, tmp_path: Path
 ) -> None:
     handler, port = smtp
     settings = settings_for(tmp_path, port, slack.url, mode="digest",
@@ -406,7 +406,7 @@ def test_digest_groups_alerts_into_one_message(
 
 
 def test_removed_subscriber_and_missing_smtp_are_recorded_not_sent(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path
+    database: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path
 ) -> None:
     handler, port = smtp
     settings = settings_for(tmp_path, port, None)
@@ -425,7 +425,7 @@ def test_removed_subscriber_and_missing_smtp_are_recorded_not_sent(
 
 
 def test_a_rendering_bug_fails_that_row_and_the_run_goes_on(
-    database: TestDatabase, smtp: tuple[RecordingHandler, int], tmp_path: Path,
+    database: Database, smtp: tuple[RecordingHandler, int], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     handler, port = smtp

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from config.settings import DigestConfig
+from storage.db import Database, open_database
 from storage.deliveries import (
     claim_next,
     enqueue_due_digests,
@@ -23,7 +24,6 @@ from storage.deliveries import (
 from storage.models import Delivery, Subscriber
 from tests.test_deliver_support import (
     T0,
-    TestDatabase,
     add_alert,
     grow_alert,
     later,
@@ -32,17 +32,11 @@ from tests.test_deliver_support import (
 
 
 @pytest.fixture
-def database(database_url: str) -> Iterator[TestDatabase]:
+def database(database_url: str) -> Iterator[Database]:
     """SQLite always; PostgreSQL too when the suite is given a server (conftest)."""
-    from sqlalchemy.orm import sessionmaker
-
-    from storage.db import make_engine
-    from storage.models import Base
-
-    engine = make_engine(database_url)
-    Base.metadata.create_all(engine)
-    yield TestDatabase(engine, sessionmaker(engine, expire_on_commit=False))
-    engine.dispose()
+    db = open_database(database_url, migrate=True)
+    yield db
+    db.dispose()
 
 HOOK = "https://hooks.slack.example/services/T/B/x"
 
@@ -55,7 +49,7 @@ def rows(session) -> list[Delivery]:
     return list(session.scalars(select(Delivery).order_by(Delivery.id)))
 
 
-def test_new_alert_queues_one_row_per_channel_once(database: TestDatabase, tmp_path: Path) -> None:
+def test_new_alert_queues_one_row_per_channel_once(database: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, subscribers=[desk()])
     with database.session() as session:
         sync_subscribers(session, settings, T0 - timedelta(days=1))
@@ -69,7 +63,7 @@ def test_new_alert_queues_one_row_per_channel_once(database: TestDatabase, tmp_p
 
 
 def test_baseline_alerts_and_alerts_before_subscriber_queue_nothing(
-    database: TestDatabase, tmp_path: Path
+    database: Database, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, subscribers=[desk()])
     with database.session() as session:
@@ -84,7 +78,7 @@ def test_baseline_alerts_and_alerts_before_subscriber_queue_nothing(
         assert {d.alert_id for d in rows(session)} == {fresh.id}
 
 
-def test_baseline_can_be_switched_off(database: TestDatabase, tmp_path: Path) -> None:
+def test_baseline_can_be_switched_off(database: Database, tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path, subscribers=[desk()], delivery={"baseline_on_first_run": False}
     )
@@ -94,7 +88,7 @@ def test_baseline_can_be_switched_off(database: TestDatabase, tmp_path: Path) ->
         assert enqueue_for_alert(session, old, "update", T0, settings) == 2
 
 
-def test_topic_filter_min_score_and_digest_mode(database: TestDatabase, tmp_path: Path) -> None:
+def test_topic_filter_min_score_and_digest_mode(database: Database, tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path,
         subscribers=[
@@ -115,7 +109,7 @@ def test_topic_filter_min_score_and_digest_mode(database: TestDatabase, tmp_path
         )
 
 
-def test_updates_are_debounced_per_story(database: TestDatabase, tmp_path: Path) -> None:
+def test_updates_are_debounced_per_story(database: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, subscribers=[desk(slack_webhook=None)])
     with database.session() as session:
         sync_subscribers(session, settings, T0 - timedelta(days=1))
@@ -139,7 +133,7 @@ def test_updates_are_debounced_per_story(database: TestDatabase, tmp_path: Path)
 
 
 def test_second_topic_on_same_story_is_an_update_not_a_second_story(
-    database: TestDatabase, tmp_path: Path
+    database: Database, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, subscribers=[desk(slack_webhook=None)])
     with database.session() as session:
@@ -177,7 +171,7 @@ def test_digest_boundaries_follow_the_local_clock() -> None:
 
 
 def test_digest_is_queued_once_per_period_with_new_and_updated_alerts(
-    database: TestDatabase, tmp_path: Path
+    database: Database, tmp_path: Path
 ) -> None:
     settings = make_settings(
         tmp_path,
@@ -206,7 +200,7 @@ def test_digest_is_queued_once_per_period_with_new_and_updated_alerts(
         assert len(rows(session)) == 2
 
 
-def test_empty_period_sends_nothing_but_moves_on(database: TestDatabase, tmp_path: Path) -> None:
+def test_empty_period_sends_nothing_but_moves_on(database: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, subscribers=[desk(mode="digest", slack_webhook=None)])
     with database.session() as session:
         sync_subscribers(session, settings, T0 - timedelta(days=3))
@@ -217,7 +211,7 @@ def test_empty_period_sends_nothing_but_moves_on(database: TestDatabase, tmp_pat
 
 
 def test_claims_are_exclusive_and_abandoned_leases_are_retaken(
-    database: TestDatabase, tmp_path: Path
+    database: Database, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, subscribers=[desk(slack_webhook=None)])
     with database.session() as session:
@@ -241,7 +235,7 @@ def test_claims_are_exclusive_and_abandoned_leases_are_retaken(
         assert claim_next(session, T0 + timedelta(days=1)) is None
 
 
-def test_removed_subscriber_becomes_inactive(database: TestDatabase, tmp_path: Path) -> None:
+def test_removed_subscriber_becomes_inactive(database: Database, tmp_path: Path) -> None:
     with database.session() as session:
         sync_subscribers(session, make_settings(tmp_path, subscribers=[desk()]), T0)
         sync_subscribers(session, make_settings(tmp_path, subscribers=[]), later(hours=1))
@@ -249,7 +243,7 @@ def test_removed_subscriber_becomes_inactive(database: TestDatabase, tmp_path: P
         assert row.active is False and row.baseline_at == T0
 
 
-def test_growth_while_a_message_is_in_flight_is_not_lost(database: TestDatabase, tmp_path: Path) -> None:
+def test_growth_while_a_message_is_in_flight_is_not_lost(database: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, subscribers=[desk(slack_webhook=None)])
     with database.session() as session:
         sync_subscribers(session, settings, T0 - timedelta(days=1))

@@ -5,59 +5,32 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from config.settings import Settings, load_settings
-from storage.models import Alert, Article, ArticleSource, Base, Feed, Story
+from storage.db import Database, open_database
+from storage.models import Alert, Article, ArticleSource, Feed, Story
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 _counter = itertools.count(1)
 
 
-@dataclass
-class TestDatabase:
-    """A stand-in for storage.db.Database: an engine and a committing session()."""
-
-    __test__ = False
-    engine: Engine
-    sessions: sessionmaker[Session]
-
-    def session(self) -> Any:
-        from contextlib import contextmanager
-
-        @contextmanager
-        def scope() -> Iterator[Session]:
-            session = self.sessions()
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
-
-        return scope()
+def make_database(path: Path) -> Database:
+    """The real thing: storage.db's engine, pragmas and migrations, on a SQLite file."""
+    return open_database(f"sqlite:///{path}", migrate=True)
 
 
-def make_database(path: Path) -> TestDatabase:
-    engine = create_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
-    return TestDatabase(engine, sessionmaker(engine, expire_on_commit=False))
-
-
-def open_test_database(tmp_path: Path) -> Iterator[TestDatabase]:
+def open_test_database(tmp_path: Path) -> Iterator[Database]:
     """Fixture body; a test module declares ``database = pytest.fixture(open_test_database)``."""
     db = make_database(tmp_path / "deliver.db")
     yield db
-    db.engine.dispose()
+    db.dispose()
 
 
 database = pytest.fixture(open_test_database, name="database")
@@ -159,7 +132,7 @@ def all_alerts(session: Session) -> list[Alert]:
     return list(session.scalars(select(Alert).order_by(Alert.id)))
 
 
-def test_builders_make_a_story_with_sources(database: TestDatabase) -> None:
+def test_builders_make_a_story_with_sources(database: Database) -> None:
     with database.session() as session:
         alert = add_alert(session, articles=2)
         assert alert.story.article_count == 2
