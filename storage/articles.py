@@ -126,10 +126,15 @@ def record_entries(
     counts.new_sources = insert_ignore(session, ArticleSource.__table__, rows, ["feed_id", "entry_id"])
     if not baseline:
         # Seen by a feed that is not new: whatever it matches is news, not a baseline.
-        session.query(Article).filter(
-            Article.id.in_(set(article_ids.values())), Article.baseline.is_(True),
-            Article.analysed_at.is_(None),
-        ).update({Article.baseline: False}, synchronize_session=False)
+        session.execute(
+            update(Article)
+            .where(
+                Article.id.in_(set(article_ids.values())), Article.baseline.is_(True),
+                Article.analysed_at.is_(None),
+            )
+            .values(baseline=False)
+            .execution_options(synchronize_session=False)
+        )
     return counts
 
 

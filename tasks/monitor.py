@@ -13,8 +13,8 @@ import logging
 import os
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -126,7 +126,7 @@ def poll_feeds(settings: Settings, feeds: list[FeedToPoll]) -> StageSummary:
     workers = min(len(feeds), max(4, settings.fetch.per_host_concurrency * 8))
     with ThreadPoolExecutor(workers, thread_name_prefix="feed") as pool:
         futures = {pool.submit(_fetch_and_parse, feed, settings): feed for feed in feeds}
-        for future in _as_completed(futures):
+        for future in as_completed(futures):
             feed = futures[future]
             try:
                 result, parsed, body_hash = future.result()
@@ -140,7 +140,7 @@ def poll_feeds(settings: Settings, feeds: list[FeedToPoll]) -> StageSummary:
                     session, feed.id, entries, utcnow(),
                     baseline=feed.first_fetch and settings.delivery.baseline_on_first_run,
                 )
-                fetch_record = _with_counts(fetch_record, counts.new_sources)
+                fetch_record = replace(fetch_record, new_entries=counts.new_sources)
                 record_fetch(session, feed.id, fetch_record, utcnow(), interval=interval, max_backoff=max_backoff)
             summary.counts[f"feeds_{_feed_bucket(fetch_record.outcome)}"] += 1
             summary.counts["entries_seen"] += counts.seen
@@ -155,20 +155,8 @@ def poll_feeds(settings: Settings, feeds: list[FeedToPoll]) -> StageSummary:
     return summary
 
 
-def _as_completed(futures: dict[Future[Any], Any]) -> Any:
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)
-
-
 def _feed_bucket(outcome: str) -> str:
     return {"ok": "ok", "not_modified": "not_modified"}.get(outcome, "failed")
-
-
-def _with_counts(record: FetchRecord, new_entries: int) -> FetchRecord:
-    from dataclasses import replace
-
-    return replace(record, new_entries=new_entries)
 
 
 def _record_feed(
@@ -341,8 +329,6 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
 
 
 def _not_html(result: FetchResult, reason: str) -> FetchResult:
-    from dataclasses import replace
-
     # The sniffer's reason ("not HTML (empty body)", "not HTML (PDF document)"), not just
     # the label: a server calls binary data and empty bodies text/html too.
     return replace(result, outcome="rejected", status=reason, body=None)
