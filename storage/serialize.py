@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Alert, AlertMatch, Article, ArticleSource, Feed, Story
 
@@ -63,9 +63,7 @@ def alert_source_json(article: Article, matched: AlertMatch | None) -> dict[str,
 def alert_json(session: Session, alert: Alert) -> dict[str, Any]:
     story = alert.story
     matches = {m.article_id: m for m in alert.matches}
-    articles = list(
-        session.scalars(select(Article).where(Article.story_id == story.id).order_by(Article.id))
-    )
+    articles = story.articles  # ordered by id
     return {
         "id": alert.id,
         "topic": alert.topic_id,
@@ -81,6 +79,28 @@ def alert_json(session: Session, alert: Alert) -> dict[str, Any]:
         "sources": [alert_source_json(a, matches.get(a.id)) for a in articles],
         "story": story_json(story),
     }
+
+
+def alerts_json(session: Session, alerts: list[Alert]) -> list[dict[str, Any]]:
+    """Many alerts at once: their matches, stories, articles and feed entries are loaded in
+    a few queries instead of one round per alert."""
+    loaded: dict[int, Alert] = {}
+    ids = [a.id for a in alerts]
+    for start in range(0, len(ids), 500):
+        query = (
+            select(Alert)
+            .where(Alert.id.in_(ids[start : start + 500]))
+            .options(
+                selectinload(Alert.matches),
+                selectinload(Alert.story)
+                .selectinload(Story.articles)
+                .selectinload(Article.sources)
+                .selectinload(ArticleSource.feed),
+            )
+            .execution_options(populate_existing=True)
+        )
+        loaded.update((a.id, a) for a in session.scalars(query))
+    return [alert_json(session, loaded[a.id]) for a in alerts]
 
 
 def story_json(story: Story) -> dict[str, Any]:

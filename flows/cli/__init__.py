@@ -127,13 +127,13 @@ def alerts(
     """List alerts with their evidence and sources."""
     from storage.alerts import list_alerts
     from storage.clock import utcnow
-    from storage.serialize import alert_json
+    from storage.serialize import alerts_json
 
     settings = settings_from(config)
     with database_session(settings) as session:
         found = list_alerts(session, topic=topic, since=parse_since(since, utcnow()), limit=limit)
         if format is TableOrJson.json:
-            print_json([alert_json(session, a) for a in found])
+            print_json(alerts_json(session, found))
             return
         if not found:
             typer.echo("no alerts yet")

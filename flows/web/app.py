@@ -31,7 +31,7 @@ from flows.web.render import from_iso, highlight, iso_attr, outlet, path_segment
 from flows.web.security import SECURITY_HEADERS, GuardMiddleware
 from storage.clock import utcnow
 from storage.db import Database, open_database
-from storage.serialize import alert_json, article_json, feeds_json, story_json
+from storage.serialize import alert_json, alerts_json, article_json, feeds_json, story_json
 
 HERE = Path(__file__).resolve().parent
 CHART_DAYS = 30
@@ -214,8 +214,7 @@ def create_app(
             return JSONResponse({"error": str(exc)}, status_code=400)
         with db.session() as session:
             alerts = queries.find_alerts(session, filters)
-            loaded = queries.preload_for_json(session, alerts)  # noqa: F841 - kept alive on purpose
-            return JSONResponse([alert_json(session, a) for a in alerts])
+            return JSONResponse(alerts_json(session, alerts))
 
     def api_story(request: Request) -> Response:
         story_id = request.path_params["story_id"]

@@ -109,31 +109,6 @@ def find_alerts(session: Session, filters: AlertFilter) -> list[Alert]:
     return list(session.scalars(query))
 
 
-def preload_for_json(session: Session, alerts: list[Alert]) -> list[Any]:
-    """Load what ``alert_json`` reads (matches, articles, their feed entries) in a few queries.
-
-    ``alert_json`` then finds them in the session instead of lazy-loading them alert by
-    alert. The session holds objects weakly: keep the returned list alive while serialising.
-    """
-    if not alerts:
-        return []
-    ids = [a.id for a in alerts]
-    story_ids = sorted({a.story_id for a in alerts})
-    # populate_existing: the alerts are already in the session; load their matches anyway.
-    loaded: list[Any] = list(session.scalars(
-        select(Alert).where(Alert.id.in_(ids))
-        .options(selectinload(Alert.matches), selectinload(Alert.story))
-        .execution_options(populate_existing=True)
-    ))
-    for chunk in range(0, len(story_ids), 500):
-        loaded.extend(session.scalars(
-            select(Article)
-            .where(Article.story_id.in_(story_ids[chunk:chunk + 500]))
-            .options(selectinload(Article.sources).selectinload(ArticleSource.feed))
-        ))
-    return loaded
-
-
 def story_article_counts(session: Session, story_ids: list[int]) -> dict[int, int]:
     """How many articles each story holds right now (one grouped query)."""
     if not story_ids:
