@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import yaml
 
+from benchmarks import proctree
 from tests.scale.compose import (
     REPO,
     load_compose,
@@ -353,20 +354,4 @@ def _stop_tree(popen: subprocess.Popen[bytes], grace: float = 10) -> None:
 
 
 def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat[stat.rfind(")") + 2 :].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found: list[int] = []
-    stack = list(children.get(pid, []))
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        stack.extend(children.get(current, []))
-    return found
+    return [p for p in proctree.tree(pid) if p != pid]
