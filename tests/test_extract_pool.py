@@ -125,6 +125,26 @@ def test_a_crashing_worker_loses_no_other_item() -> None:
     assert pool.restarts == sum(name.startswith("crash") for name in names)
 
 
+def slow_half_second(inp: ExtractionInput) -> Extracted:
+    time.sleep(0.5)
+    return extract_article(inp)
+
+
+def test_each_worker_holds_its_next_page_while_extracting_one() -> None:
+    # The next page is already in the worker's pipe, so it never waits for the parent
+    # (whose threads wait on the GIL) between pages; a third stays in the parent's queue.
+    with ExtractorPool(workers=1, timeout_seconds=10, extract_fn=slow_half_second) as pool:
+        futures = [pool.submit(item(f"p{i}")) for i in range(3)]
+        deadline = time.monotonic() + 20
+        while not futures[0].running() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the worker may still be starting on a busy machine
+        time.sleep(0.1)
+        held = [future.running() for future in futures]
+        results = [future.result(timeout=10) for future in futures]
+    assert held == [True, True, False]
+    assert [result.method for result in results] == ["trafilatura"] * 3
+
+
 def test_an_exception_in_the_extractor_becomes_an_error_result() -> None:
     with ExtractorPool(workers=1, timeout_seconds=5, extract_fn=raises) as pool:
         result = pool.submit(item("x")).result(timeout=10)
