@@ -7,11 +7,11 @@ process on 127.0.0.1 without artificial delay, and measures, each in a fresh pro
 
 1. the bare baseline: one Python process GETs the pages and calls
    ``trafilatura.bare_extraction(html, url=…, with_metadata=True)`` on each;
-2. a first pass (plain stages, then the Prefect flow, each on a fresh SQLite database):
+2. a first pass (the plain engine, then the Prefect flow, each on a fresh SQLite database):
    articles/s end to end, CPU use of the process tree, peak memory (RSS and PSS of the
    tree, extraction workers included, Prefect's API server apart);
 3. a second pass with nothing new: seconds, requests the server saw, articles fetched;
-4. Prefect's share: flow pass time against the same stages called plainly;
+4. Prefect's share: flow pass time against the plain engine (the same steps on thread pools);
 5. the fixed cost of ``newswatch run`` on a config without feeds (fresh and reused PREFECT_HOME);
 6. topic matching throughput and story clustering cost (other engineers' benchmarks when
    present: benchmarks/topics_bench.py, benchmarks/stories_bench.py).
@@ -112,38 +112,29 @@ def phase_baseline(urls: list[str]) -> dict[str, Any]:
     }
 
 
-def _stage_timed_plain_pass(settings: Any) -> tuple[dict[str, int], dict[str, float]]:
-    """run_pass_plain's stages, timed one by one (the same calls in the same order)."""
-    from tasks.monitor import StageSummary, analyse, poll_feeds, prepare_pass, process_articles
+def _timeline(settings: Any, since: Any) -> dict[str, float]:
+    """When, in seconds after ``since``, the pass finished polling feeds, stored its first
+    and last article and analysed its last: shows how far the stages overlap."""
+    from sqlalchemy import func, select
 
-    times: dict[str, float] = {}
-    summary = StageSummary()
-    t0 = time.perf_counter()
-    feeds = prepare_pass(settings)
-    summary.counts["feeds_due"] = len(feeds)
-    summary.add(poll_feeds(settings, feeds))
-    times["feeds"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    while True:
-        stage = process_articles(settings, limit=100)
-        summary.add(stage)
-        if not sum(v for k, v in stage.counts.items() if k.startswith("pages_")):
-            break
-    times["articles"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    while True:
-        stage = analyse(settings)
-        summary.add(stage)
-        if not stage.counts["articles_analysed"]:
-            break
-    times["analyse"] = time.perf_counter() - t0
-    return dict(summary.counts), times
+    from storage.models import Article, FeedFetch
+    from tasks import resources
+
+    with resources.database(settings).session() as session:
+        moments = {
+            "feeds done": session.scalar(select(func.max(FeedFetch.fetched_at)).where(FeedFetch.fetched_at >= since)),
+            "first article": session.scalar(select(func.min(Article.fetched_at)).where(Article.fetched_at >= since)),
+            "last article": session.scalar(select(func.max(Article.fetched_at)).where(Article.fetched_at >= since)),
+            "analysed": session.scalar(select(func.max(Article.analysed_at)).where(Article.analysed_at >= since)),
+        }
+    return {name: (moment - since).total_seconds() for name, moment in moments.items() if moment is not None}
 
 
 def phase_pass(config: str, engine: str, site_url: str) -> dict[str, Any]:
     """Setup (imports, database, Prefect's API), then a first pass and a second one."""
     t0 = time.perf_counter()
     from config.settings import load_settings
+    from storage.clock import utcnow
     from tasks import resources
 
     settings = load_settings(config)
@@ -165,8 +156,10 @@ def phase_pass(config: str, engine: str, site_url: str) -> dict[str, Any]:
         def one_pass() -> tuple[dict[str, int], dict[str, float]]:
             return monitor(config_path=config)["counts"], {}
     else:
+        from tasks.pass_driver import run_pass_plain
+
         def one_pass() -> tuple[dict[str, int], dict[str, float]]:
-            return _stage_timed_plain_pass(settings)
+            return dict(run_pass_plain(settings).counts), {}
     setup = time.perf_counter() - t0
 
     passes = []
@@ -176,11 +169,12 @@ def phase_pass(config: str, engine: str, site_url: str) -> dict[str, Any]:
         requests_before = fetcher.request_count
         cpu_before = proctree.tree_cpu_seconds(os.getpid())
         main_cpu_before = proctree.cpu_seconds(os.getpid())
+        started_at = utcnow()
         started = time.perf_counter()
-        counts, stage_times = one_pass()
+        counts, _ = one_pass()
         seconds = time.perf_counter() - started
         passes.append({
-            "seconds": seconds, "counts": counts, "stages": stage_times,
+            "seconds": seconds, "counts": counts, "stages": _timeline(settings, started_at),
             "cpu_seconds": proctree.tree_cpu_seconds(os.getpid()) - cpu_before,
             "main_cpu_seconds": proctree.cpu_seconds(os.getpid()) - main_cpu_before,
             "server": _site_get(site_url, "/_stats"),
@@ -402,7 +396,7 @@ def report(figures: dict[str, Any], json_path: Path | None) -> None:
         first, second, peak = result["first"], result["second"], result["peak"]
         extracted = first["counts"].get("articles_extracted", 0)
         rate = _rate(extracted, first["seconds"])
-        stages = ", ".join(f"{k} {v:.1f} s" for k, v in first["stages"].items())
+        stages = ", ".join(f"{k} at {v:.1f} s" for k, v in first["stages"].items())
         rows.append((f"first pass [{engine}]", f"{rate:.1f} articles/s",
                      f"{extracted} extracted in {first['seconds']:.1f} s = {rate / base_rate:.2f} × baseline"
                      + (f"; {stages}" if stages else "")))
@@ -430,7 +424,7 @@ def report(figures: dict[str, Any], json_path: Path | None) -> None:
     if "plain" in figures and "prefect" in figures:
         plain, flow = figures["plain"]["first"]["seconds"], figures["prefect"]["first"]["seconds"]
         rows.append(("Prefect's share of the first pass", f"{(flow - plain) / flow * 100:+.1f} %",
-                     f"flow {flow:.1f} s vs plain stages {plain:.1f} s (separate runs: ±noise)"))
+                     f"flow {flow:.1f} s vs plain engine {plain:.1f} s (separate runs: ±noise)"))
     rows.extend(figures.get("fixed_cost", []))
     rows.extend(figures.get("others", []))
     width = max(len(r[0]) for r in rows)

@@ -75,6 +75,9 @@ class FetchConfig(_Section):
     # trafilatura's fast mode: the same text on news pages (docs/performance.md) for ~25 %
     # less CPU per page; false runs its slower fallback extractors too.
     extraction_fast: bool = True
+    # Analysis (stories, topics, alerts) in a child process of its own, so it runs beside
+    # the downloads instead of taking turns with them for the main process's GIL.
+    analysis_process: bool = True
     # On a Prefect cluster: take a slot of the global limit "newswatch-article-batches"
     # (created by `newswatch bootstrap --article-batches N`) for each article batch.
     cluster_article_batches: bool = False

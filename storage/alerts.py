@@ -43,13 +43,20 @@ def record_matches(
     settings: Settings,
     *,
     joined_story: bool = True,
+    new_story: bool = False,
 ) -> AlertCounts:
-    """Create or grow the alerts of ``article``'s story; enqueue their deliveries."""
+    """Create or grow the alerts of ``article``'s story; enqueue their deliveries.
+
+    ``new_story``: the story was started by this article in this transaction, so it has
+    no alerts yet (without matches there is nothing to look up).
+    """
     from storage.deliveries import enqueue_for_alert
 
     counts = AlertCounts()
     if article.story_id is None:
         raise ValueError(f"article {article.id} has no story yet")
+    if new_story and not matches:
+        return counts
     story = session.get(Story, article.story_id)
     assert story is not None
     alerts = {a.topic_id: a for a in session.scalars(select(Alert).where(Alert.story_id == story.id))}

@@ -330,21 +330,25 @@ def store_result(session: Session, article_id: int, record: ExtractionRecord, no
     return article
 
 
-def articles_to_analyse(session: Session, limit: int) -> list[Article]:
+def any_to_analyse(session: Session) -> bool:
+    """Whether some fetched article awaits analysis (one indexed lookup)."""
+    return session.scalar(
+        select(Article.id).where(Article.status == "fetched", Article.analysed_at.is_(None)).limit(1)
+    ) is not None
+
+
+def articles_to_analyse(session: Session, limit: int, *, claim: bool = True) -> list[Article]:
     """Fetched articles not yet clustered and matched, in publication order.
 
     Stories grow in the order events were reported, and the same articles give the same
-    stories whichever feed happened to answer first.
+    stories whichever feed happened to answer first. ``claim=False`` only reads them
+    (row locks are for the transaction that analyses them).
     """
-    return list(
-        session.scalars(
-            for_claim(
-                select(Article)
-                .options(selectinload(Article.sources).joinedload(ArticleSource.feed))
-                .where(Article.status == "fetched", Article.analysed_at.is_(None))
-                .order_by(func.coalesce(Article.published_at, Article.created_at), Article.canonical_url)
-                .limit(limit),
-                session,
-            )
-        )
+    query = (
+        select(Article)
+        .options(selectinload(Article.sources).joinedload(ArticleSource.feed))
+        .where(Article.status == "fetched", Article.analysed_at.is_(None))
+        .order_by(func.coalesce(Article.published_at, Article.created_at), Article.canonical_url)
+        .limit(limit)
     )
+    return list(session.scalars(for_claim(query, session) if claim else query))

@@ -45,6 +45,18 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite its transaction does not take the write
+        lock (a plain deferred BEGIN on a WAL snapshot), so long reads never hold up
+        writers. Nothing it changes is committed."""
+        session = Session(bind=self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -62,11 +74,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "newswatch_read_only"
+
+
 def _begin_immediate(connection: Any) -> None:
     # Take SQLite's write lock when a transaction starts, not at its first write: a
     # transaction that read first and writes later would otherwise fail at once with
     # "database is locked" when another connection wrote in between (WAL snapshots).
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Database.reader() sessions never write, so they read a snapshot without the lock.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -16,7 +16,7 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -26,6 +26,7 @@ from storage.articles import (
     ArticleWork,
     EntryRecord,
     ExtractionRecord,
+    any_to_analyse,
     articles_to_analyse,
     claim_articles,
     record_entries,
@@ -40,8 +41,11 @@ from tasks import resources
 from tasks.extract import Extracted, ExtractionInput, extract_article, html_rejection_reason
 from tasks.feeds import ParsedFeed, parse_feed
 from tasks.http import FetchResult
-from tasks.topics import Document
+from tasks.topics import Document, TopicSet
 from tasks.urls import canonical_url, story_url_key
+
+if TYPE_CHECKING:
+    from tasks.stories.assign import StoryFeatures
 
 log = logging.getLogger("newswatch.monitor")
 
@@ -340,25 +344,32 @@ def analyse(settings: Settings, *, limit: int = 200) -> StageSummary:
     """Cluster newly extracted articles into stories, match topics, record alerts.
 
     One batch is one transaction, serialised across workers: a story, its alerts and
-    their delivery rows are written together or not at all.
+    their delivery rows are written together or not at all. What depends on an article
+    alone (its text signature, terms and topic matches) is computed first, from a
+    snapshot, so the serialised transaction (SQLite's write lock) lasts only for the
+    lookups and writes.
     """
     from tasks.stories.assign import assign_story
 
     summary = StageSummary()
     db = resources.database(settings)
     topics = resources.topic_set(settings)
+    with db.reader() as session:
+        prepared = {article.id: _prepare(article, topics) for article in articles_to_analyse(session, limit, claim=False)}
     with db.session() as session:
         serialize_analysis(session)
         articles = articles_to_analyse(session, limit)
         for article in articles:
+            ready = prepared.get(article.id)
+            if ready is None or ready.basis != _basis(article):  # new, or changed since the snapshot
+                ready = _prepare(article, topics)
             now = utcnow()
             joined = article.story_id is None
-            assignment = assign_story(session, article, now, settings.stories)
+            assignment = assign_story(session, article, now, settings.stories, ready.story)
             summary.counts["stories_new" if assignment.is_new_story else "stories_joined"] += int(joined)
-            matches = topics.match(_document(article))
             counts = record_matches(
-                session, article, [MatchRecord(m.topic_id, m.score, m.version, m.evidence) for m in matches],
-                now, settings, joined_story=joined,
+                session, article, ready.matches, now, settings,
+                joined_story=joined, new_story=joined and assignment.is_new_story,
             )
             article.analysed_at = now
             summary.counts["articles_analysed"] += 1
@@ -366,6 +377,40 @@ def analyse(settings: Settings, *, limit: int = 200) -> StageSummary:
             summary.counts["alerts_updated"] += counts.updated
             summary.counts["deliveries_queued"] += counts.deliveries
     return summary
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    basis: tuple[Any, ...]  # what the features were computed from
+    story: StoryFeatures
+    matches: list[MatchRecord]
+
+
+def _basis(article: Article) -> tuple[Any, ...]:
+    document = _document(article)
+    return (article.version, article.content_hash, document.title, document.language, document.source)
+
+
+def _prepare(article: Article, topics: TopicSet) -> _Prepared:
+    from tasks.stories.assign import story_features
+
+    matches = topics.match(_document(article))
+    return _Prepared(
+        basis=_basis(article),
+        story=story_features(article),
+        matches=[MatchRecord(m.topic_id, m.score, m.version, m.evidence) for m in matches],
+    )
+
+
+def analyse_batch(settings: Settings, *, limit: int = 200) -> StageSummary:
+    """``analyse``, in the analysis process unless ``fetch.analysis_process`` is off
+    (tasks/analysis_process.py says why). The pass's steps call this."""
+    if not settings.fetch.analysis_process:
+        return analyse(settings, limit=limit)
+    with resources.database(settings).session() as session:
+        if not any_to_analyse(session):  # a quiet pass never starts the child
+            return StageSummary()
+    return resources.analysis_process().analyse(settings, limit)
 
 
 def _document(article: Article) -> Document:
@@ -395,28 +440,4 @@ def apply_retention(settings: Settings) -> StageSummary:
         summary.counts["index_keys_pruned"] = prune_story_index(session, min(cutoff, window))
     summary.counts["articles_pruned"] = counts.articles
     summary.counts["stories_pruned"] = counts.stories
-    return summary
-
-
-# A whole pass without Prefect -------------------------------------------------------
-
-def run_pass_plain(settings: Settings, *, force: bool = False, article_batch: int = 100) -> StageSummary:
-    """The same stages the monitor flow runs, called directly (tests, benchmarks)."""
-    started = time.monotonic()
-    summary = StageSummary()
-    feeds = prepare_pass(settings, force=force)
-    summary.counts["feeds_due"] = len(feeds)
-    summary.add(poll_feeds(settings, feeds))
-    while True:
-        stage = process_articles(settings, limit=article_batch)
-        summary.add(stage)
-        if not sum(v for k, v in stage.counts.items() if k.startswith("pages_")):
-            break
-    while True:
-        stage = analyse(settings)
-        summary.add(stage)
-        if not stage.counts["articles_analysed"]:
-            break
-    summary.add(apply_retention(settings))
-    summary.counts["seconds"] = round(time.monotonic() - started)
     return summary

@@ -45,7 +45,7 @@ def process_articles(settings: Settings, limit: int) -> StageSummary:
 
 @task(name="analyse", cache_policy=NO_CACHE)
 def analyse(settings: Settings, limit: int) -> StageSummary:
-    return monitor.analyse(settings, limit=limit)
+    return monitor.analyse_batch(settings, limit=limit)
 
 
 @task(name="retention", cache_policy=NO_CACHE)

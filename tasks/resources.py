@@ -16,6 +16,7 @@ from config.settings import Settings
 
 if TYPE_CHECKING:
     from storage.db import Database
+    from tasks.analysis_process import AnalysisProcess
     from tasks.extract import ExtractorPool
     from tasks.http import Fetcher
     from tasks.topics import TopicSet
@@ -59,6 +60,12 @@ def extractor_pool(settings: Settings) -> ExtractorPool:
             fast=fetch.extraction_fast,
         ),
     )
+
+
+def analysis_process() -> AnalysisProcess:
+    from tasks.analysis_process import AnalysisProcess
+
+    return _get("analysis", "", AnalysisProcess)
 
 
 def topic_set(settings: Settings) -> TopicSet:

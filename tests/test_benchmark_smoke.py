@@ -93,7 +93,9 @@ def test_bench_phases_run_a_pass_a_quiet_second_pass_and_the_baseline(tmp_path, 
     assert second["counts"].get("articles_extracted", 0) == 0
     assert second["server"].get("article_requests", 0) == 0
     assert second["server"]["feed_304"] == 2
-    assert set(first["stages"]) == {"feeds", "articles", "analyse"}
+    timeline = first["stages"]
+    assert set(timeline) == {"feeds done", "first article", "last article", "analysed"}
+    assert 0 <= timeline["first article"] <= timeline["last article"] <= timeline["analysed"] <= first["seconds"]
 
     figures = {
         "feeds": 2, "articles": 4, "cpus": 2, "site_render_seconds": 0.1,

@@ -24,7 +24,7 @@ from storage.db import open_database
 from storage.models import Alert, Article, ArticleSource, Feed
 from storage.serialize import alert_json
 from tasks import resources
-from tasks.monitor import run_pass_plain
+from tasks.pass_driver import run_pass_plain
 
 EXPECTED = yaml.safe_load((DEFAULT_ROOT / "expected.yaml").read_text())["pages"]
 

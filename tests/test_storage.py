@@ -162,3 +162,37 @@ def test_removed_feeds_are_deactivated_not_deleted(db) -> None:
     assert [f.url for f in active] == ["https://a.example/rss"]
     with db.session() as session:
         assert session.scalar(select(func.count(Feed.id))) == 2
+
+
+def _sqlite_write_lock_is_free(path: str) -> bool:
+    import sqlite3
+
+    other = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return False
+    finally:
+        other.close()
+
+
+def test_a_reader_session_reads_without_taking_sqlites_write_lock(tmp_path) -> None:
+    path = str(tmp_path / "lock.db")
+    database = open_database(f"sqlite:///{path}", migrate=True)
+    try:
+        with database.session() as session:
+            sync_feeds(session, [FeedConfig(url="https://news.example/feed")], NOW)
+        with database.session() as writer:
+            writer.scalar(select(func.count(Feed.id)))
+            assert not _sqlite_write_lock_is_free(path)  # a session takes it at BEGIN
+        with database.reader() as reader:
+            assert reader.scalar(select(func.count(Feed.id))) == 1
+            assert _sqlite_write_lock_is_free(path)
+            reader.add(Feed(url="https://news.example/other", name=None))
+        with database.session() as session:
+            assert session.scalar(select(func.count(Feed.id))) == 1  # a reader never commits
+    finally:
+        database.dispose()

@@ -77,7 +77,7 @@ def run_pass(config: Path | None, *, force: bool, engine: Engine) -> dict[str, A
     try:
         _check_ready(settings)
         if engine is Engine.plain:
-            from tasks.monitor import run_pass_plain
+            from tasks.pass_driver import run_pass_plain
 
             summary = run_pass_plain(settings, force=force)
             return {"counts": dict(summary.counts), "problems": summary.problems}

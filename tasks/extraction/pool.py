@@ -188,7 +188,9 @@ def _usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def _default_context() -> Any:
+def worker_context() -> Any:
+    """The start method for newswatch's worker processes: a fork server (each worker a cheap
+    fork with trafilatura loaded; safe in a process that runs threads), else spawn."""
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
@@ -234,7 +236,7 @@ class ExtractorPool:
         )
         self.max_in_flight = max_in_flight or self.workers * 2
         self._extract_fn = extract_fn
-        self._context = mp_context or _default_context()
+        self._context = mp_context or worker_context()
         self._lock = threading.Lock()
         self._pending: deque[_Job] = deque()
         self._job_ids = itertools.count()

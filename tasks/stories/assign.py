@@ -29,7 +29,7 @@ from tasks.stories.index_sql import IndexCursor, decode_terms
 from tasks.stories.terms import DOCUMENTS_KEY, idf, index_terms, story_terms, term_key, weigh
 from tasks.urls import canonical_url, story_url_key
 
-__all__ = ["StoryAssignment", "assign_story", "prune_story_index", "story_members"]
+__all__ = ["StoryAssignment", "StoryFeatures", "assign_story", "prune_story_index", "story_features", "story_members"]
 
 # A published time further ahead of the fetch than this is a wrong clock, not news.
 MAX_PUBLISHED_AHEAD = timedelta(hours=1)
@@ -66,10 +66,27 @@ class StoryAssignment:
     duplicate_of_id: int | None
 
 
-def assign_story(session: Session, article: Article, now: datetime, settings: StoriesConfig) -> StoryAssignment:
+@dataclass(frozen=True)
+class StoryFeatures:
+    """What assignment computes from the article alone (its MinHash signature and raw
+    term weights): pure CPU work that can run before the analysis lock is taken."""
+
+    signature: TextSignature
+    raw_terms: dict[str, float]
+
+
+def story_features(article: Article) -> StoryFeatures:
+    return StoryFeatures(text_signature(article.text), story_terms(article.title, article.text))
+
+
+def assign_story(
+    session: Session, article: Article, now: datetime, settings: StoriesConfig,
+    features: StoryFeatures | None = None,
+) -> StoryAssignment:
     """Put a newly extracted article into a story (joining one, or starting one).
 
     Idempotent: an article that already has a story gets its recorded assignment back.
+    ``features`` are ``story_features(article)``, when computed beforehand.
     """
     if article.story_id is not None:
         return _recorded_assignment(session, article)
@@ -82,9 +99,10 @@ def assign_story(session: Session, article: Article, now: datetime, settings: St
         at = article_time(article, now)
         window = timedelta(hours=settings.window_hours)
 
-        signature = text_signature(article.text)
+        features = features or story_features(article)
+        signature = features.signature
         bands = set(band_keys(signature))
-        raw_terms = story_terms(article.title, article.text)
+        raw_terms = features.raw_terms
         term_keys = {term: term_key(term) for term in raw_terms}
         frequencies, documents = _document_frequencies(index, term_keys, at, window)
         vector = weigh(raw_terms, frequencies, documents)

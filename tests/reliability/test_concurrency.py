@@ -17,8 +17,8 @@ from flows.demo_server import SampleServer
 from storage.db import open_database
 from storage.models import Delivery
 from tasks import resources
-from tasks.monitor import run_pass_plain
 from tasks.notify import deliver_pending
+from tasks.pass_driver import run_pass_plain
 from tests.reliability.snapshot import differences, duplicates, state
 from tests.reliability.test_crashes import cli, slow_down, write_config
 from tests.support.slack import slack_webhook

@@ -127,7 +127,7 @@ def reference_pass(directory: Path, server: SampleServer) -> dict:
     from config.settings import load_settings
     from storage.db import open_database
     from tasks import resources
-    from tasks.monitor import run_pass_plain
+    from tasks.pass_driver import run_pass_plain
 
     config = write_demo_config(directory, server)
     database_url = f"sqlite:///{directory / 'reference.db'}"

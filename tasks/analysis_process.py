@@ -1,0 +1,139 @@
+"""Analysis in a process of its own, so it runs beside downloads instead of taking turns.
+
+Story clustering and topic matching are pure-Python CPU work. Run in the pass's main
+process they hold its GIL for most of each batch, while the threads that download
+pages, store results and feed the extraction workers wait their turn: the cores idle.
+In a child process the same work runs on a core of its own. Batches go one at a time
+(analysis is serialised anyway), each in the child's own database transaction.
+
+The child ends when the parent does: a lifeline pipe that the parent never writes to
+reaches end-of-file when the parent exits or is killed, and the child exits at once,
+so its open transaction rolls back and the next pass analyses the batch again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from config.settings import Settings
+from tasks.monitor import StageSummary
+
+log = logging.getLogger("newswatch.analysis")
+
+
+class AnalysisFailed(Exception):
+    """A batch did not complete: the child raised, or died. Nothing of the batch was kept."""
+
+
+class AnalysisProcess:
+    """Runs ``tasks.monitor.analyse`` in a child process, one batch at a time.
+
+    The child starts on the first call and is restarted on the call after one that
+    found it dead. Thread-safe: concurrent callers take turns.
+    """
+
+    def __init__(self, mp_context: Any = None) -> None:
+        from tasks.extraction.pool import worker_context
+
+        self._context = mp_context or worker_context()
+        self._lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._lifeline: Connection | None = None
+        self._process: Any = None
+        self.starts = 0  # children started (for tests and summaries)
+
+    def analyse(self, settings: Settings, limit: int) -> StageSummary:
+        with self._lock:
+            conn = self._running()
+            try:
+                conn.send((settings, limit))
+                kind, value = conn.recv()
+            except (EOFError, OSError) as exc:
+                code = self._stop(kill=True)
+                raise AnalysisFailed(
+                    f"the analysis process died (exit code {code}); its batch was rolled back "
+                    "and is analysed again by the next pass"
+                ) from exc
+        if kind == "error":
+            raise AnalysisFailed(f"analysis failed in the analysis process:\n{value}")
+        return value
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop(kill=False)
+
+    def _running(self) -> Connection:
+        if self._process is not None and self._process.is_alive() and self._conn is not None:
+            return self._conn
+        self._stop(kill=True)
+        parent_conn, child_conn = self._context.Pipe(duplex=True)
+        lifeline_read, lifeline_write = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=_serve, args=(child_conn, lifeline_read), name="newswatch-analysis", daemon=True
+        )
+        process.start()
+        child_conn.close()
+        lifeline_read.close()
+        self._conn, self._lifeline, self._process = parent_conn, lifeline_write, process
+        self.starts += 1
+        return parent_conn
+
+    def _stop(self, *, kill: bool) -> int | None:
+        process, conn, lifeline = self._process, self._conn, self._lifeline
+        self._process = self._conn = self._lifeline = None
+        if process is None:
+            return None
+        if kill:
+            process.kill()
+        elif conn is not None:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        process.join(timeout=10.0)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5.0)
+        for end in (conn, lifeline):
+            if end is not None:
+                end.close()
+        return process.exitcode
+
+
+def _serve(conn: Connection, lifeline: Connection) -> None:
+    """The child's loop: (settings, limit) in, ("ok", summary) or ("error", text) out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    threading.Thread(target=_exit_with_parent, args=(lifeline,), daemon=True).start()
+    from tasks.monitor import analyse
+
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        settings, limit = message
+        try:
+            reply: tuple[str, Any] = ("ok", analyse(settings, limit=limit))
+        except Exception:
+            reply = ("error", traceback.format_exc())
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return
+
+
+def _exit_with_parent(lifeline: Connection) -> None:
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv()
+    os._exit(1)  # the parent is gone: drop the open transaction (it rolls back)
