@@ -30,10 +30,10 @@ T = TypeVar("T")
 
 FEEDS_PER_BATCH = 50
 ARTICLES_PER_BATCH = 100
-# Analysis while articles are still coming runs in small batches: it shares the main
-# process with downloads, and a small batch holds SQLite's write lock (taken at BEGIN) for
-# moments only, so the article batches' commits never wait long.
-ANALYSE_WHILE_FETCHING = 50
+# Analysis while articles are still coming runs in small batches, so each keeps SQLite's
+# write lock (for its lookups and writes) briefly and the article batches' commits never
+# wait long; at the end one large batch sweeps up the rest.
+ANALYSE_WHILE_FETCHING = 100
 ANALYSE_AFTER = 1000
 FEED_BATCHES_IN_FLIGHT = 2  # so feed batches finish one by one and article work starts early
 ARTICLE_LANES = 2

@@ -16,6 +16,7 @@ from flows.cli.common import (
     TableOrJson,
     database_session,
     fail,
+    one_shot_run_settings,
     parse_since,
     print_json,
     print_table,
@@ -84,7 +85,8 @@ def run_pass(config: Path | None, *, force: bool, engine: Engine) -> dict[str, A
         quiet_prefect_environment()
         from flows.monitor import monitor
 
-        return monitor(config_path=str(config) if config else None, force=force)
+        with one_shot_run_settings():
+            return monitor(config_path=str(config) if config else None, force=force)
     except (DatabaseNotReady, TopicDefinitionError) as exc:
         fail(str(exc))
     finally:
