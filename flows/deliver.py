@@ -10,6 +10,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from config.settings import Settings, load_settings
 from tasks.notify import deliver_pending
@@ -25,4 +26,4 @@ def deliver_pending_task(settings: Settings, limit: int | None = None) -> dict[s
 def deliver(config_path: str | None = None, limit: int | None = None) -> dict[str, Any]:
     """Send the pending deliveries and the digests that are due."""
     settings = load_settings(config_path)
-    return deliver_pending_task(settings, limit)
+    return deliver_pending_task(quote(settings), limit)  # quote(): see flows/monitor.py

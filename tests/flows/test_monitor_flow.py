@@ -37,3 +37,15 @@ def test_monitor_flow_runs_a_pass_and_a_quiet_second_pass(tmp_path, prefect_harn
         assert session.scalar(select(func.count(Article.id))) == len(EXPECTED)
         assert session.scalar(select(func.count(Alert.id))) == first["counts"]["alerts_new"]
     db.dispose()
+
+
+def test_deliver_flow_hands_its_task_the_settings_through_prefect(tmp_path, prefect_harness) -> None:
+    # The flows pass settings to tasks wrapped in quote(); the task must get them back whole.
+    from flows.deliver import deliver
+
+    config = tmp_path / "newswatch.yaml"
+    config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'deliver.db'}"}))
+    open_database(f"sqlite:///{tmp_path / 'deliver.db'}", migrate=True).dispose()
+    result = deliver(config_path=str(config))
+    resources.close_all()
+    assert result["sent"] == 0 and result["outcomes"] == []
