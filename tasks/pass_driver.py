@@ -29,11 +29,11 @@ from tasks.monitor import StageSummary
 T = TypeVar("T")
 
 FEEDS_PER_BATCH = 50
-ARTICLES_PER_BATCH = 100
+ARTICLES_PER_BATCH = 200
 # Analysis while articles are still coming runs in small batches, so each keeps SQLite's
 # write lock (for its lookups and writes) briefly and the article batches' commits never
 # wait long; at the end one large batch sweeps up the rest.
-ANALYSE_WHILE_FETCHING = 100
+ANALYSE_WHILE_FETCHING = 200
 ANALYSE_AFTER = 1000
 FEED_BATCHES_IN_FLIGHT = 2  # so feed batches finish one by one and article work starts early
 ARTICLE_LANES = 2
