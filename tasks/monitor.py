@@ -407,7 +407,7 @@ def analyse_batch(settings: Settings, *, limit: int = 200) -> StageSummary:
     (tasks/analysis_process.py says why). The pass's steps call this."""
     if not settings.fetch.analysis_process:
         return analyse(settings, limit=limit)
-    with resources.database(settings).session() as session:
+    with resources.database(settings).reader() as session:
         if not any_to_analyse(session):  # a quiet pass never starts the child
             return StageSummary()
     return resources.analysis_process().analyse(settings, limit)
