@@ -469,9 +469,11 @@ class ExtractorPool:
     def _requeue(self, jobs: list[_Job]) -> None:
         """Jobs a dead worker never started go back to the front, in order; one whose
         sending failed _MAX_SEND_ATTEMPTS times gets the fallback instead of looping."""
-        retry = [job for job in jobs if job.failed_sends < _MAX_SEND_ATTEMPTS]
+        retry = []
         for job in jobs:
-            if job not in retry:
+            if job.failed_sends < _MAX_SEND_ATTEMPTS:
+                retry.append(job)
+            else:
                 job.future.set_result(fallback_result(job.inp, "could not hand the page to a worker"))
         with self._lock:
             self._pending.extendleft(reversed(retry))
