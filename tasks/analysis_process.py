@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from config.settings import Settings
+from tasks.child_process import serve_requests, worker_context
 from tasks.monitor import StageSummary
 
 log = logging.getLogger("newswatch.analysis")
@@ -40,8 +41,6 @@ class AnalysisProcess:
     """
 
     def __init__(self, mp_context: Any = None) -> None:
-        from tasks.extraction.pool import worker_context
-
         self._context = mp_context or worker_context()
         self._lock = threading.Lock()
         self._conn: Connection | None = None
@@ -113,24 +112,17 @@ def _serve(conn: Connection, lifeline: Connection) -> None:
     """The child's loop: (settings, limit) in, ("ok", summary) or ("error", text) out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     threading.Thread(target=_exit_with_parent, args=(lifeline,), daemon=True).start()
+    serve_requests(conn, _analyse_request)
+
+
+def _analyse_request(message: tuple[Settings, int]) -> tuple[str, Any]:
     from tasks.monitor import analyse
 
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        settings, limit = message
-        try:
-            reply: tuple[str, Any] = ("ok", analyse(settings, limit=limit))
-        except Exception:
-            reply = ("error", traceback.format_exc())
-        try:
-            conn.send(reply)
-        except (OSError, ValueError):
-            return
+    settings, limit = message
+    try:
+        return "ok", analyse(settings, limit=limit)
+    except Exception:
+        return "error", traceback.format_exc()
 
 
 def _exit_with_parent(lifeline: Connection) -> None:

@@ -20,7 +20,6 @@ import contextlib
 import functools
 import itertools
 import logging
-import multiprocessing
 import os
 import queue
 import signal
@@ -33,6 +32,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, TypeVar
 
+from tasks.child_process import serve_requests, worker_context
 from tasks.extraction.article import Extracted, ExtractionInput, extract_article, fallback_result
 
 logger = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ logger = logging.getLogger(__name__)
 K = TypeVar("K")
 ExtractFn = Callable[[ExtractionInput], Extracted]
 
-# Imported once in the fork server, so each worker starts as a cheap fork with trafilatura
-# loaded and warmed up. "__main__" (multiprocessing's own default) spares each worker re-running the main
-# module's imports, e.g. the CLI's.
-_PRELOAD = ["__main__", "tasks.extraction.warmup"]
 _MAX_SEND_ATTEMPTS = 3
 _MAX_STARTUP_FAILURES = 3
 _READY = "ready"
@@ -92,19 +88,7 @@ def _worker_main(conn: Connection, extract_fn: ExtractFn, timeout: float) -> Non
         conn.send(_READY)
     except (OSError, ValueError):
         return
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
-        job_id, inp = message
-        result = _run_bounded(extract_fn, inp, timeout)
-        try:
-            conn.send((job_id, result))
-        except (OSError, ValueError):
-            return
+    serve_requests(conn, lambda message: (message[0], _run_bounded(extract_fn, message[1], timeout)))
 
 
 @dataclass
@@ -186,17 +170,6 @@ def _usable_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
-
-
-def worker_context() -> Any:
-    """The start method for newswatch's worker processes: a fork server (each worker a cheap
-    fork with trafilatura loaded; safe in a process that runs threads), else spawn."""
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
-        return context
-    return multiprocessing.get_context("spawn")
 
 
 class ExtractorPool:
