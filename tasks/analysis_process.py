@@ -8,7 +8,9 @@ In a child process the same work runs on a core of its own. Batches go one at a 
 
 The child ends when the parent does: a lifeline pipe that the parent never writes to
 reaches end-of-file when the parent exits or is killed, and the child exits at once,
-so its open transaction rolls back and the next pass analyses the batch again.
+so its open transaction rolls back and the next pass analyses the batch again. A child
+that dies under a living parent (killed, out of memory) costs a retry of its batch in a
+new child, not the pass.
 """
 
 from __future__ import annotations
@@ -33,11 +35,17 @@ class AnalysisFailed(Exception):
     """A batch did not complete: the child raised, or died. Nothing of the batch was kept."""
 
 
+class _ChildDied(Exception):
+    def __init__(self, exit_code: int | None) -> None:
+        super().__init__(f"exit code {exit_code}")
+        self.exit_code = exit_code
+
+
 class AnalysisProcess:
     """Runs ``tasks.monitor.analyse`` in a child process, one batch at a time.
 
-    The child starts on the first call and is restarted on the call after one that
-    found it dead. Thread-safe: concurrent callers take turns.
+    The child starts on the first call and is started again whenever it is found dead.
+    Thread-safe: concurrent callers take turns.
     """
 
     def __init__(self, mp_context: Any = None) -> None:
@@ -49,20 +57,33 @@ class AnalysisProcess:
         self.starts = 0  # children started (for tests and summaries)
 
     def analyse(self, settings: Settings, limit: int) -> StageSummary:
-        with self._lock:
-            conn = self._running()
+        """One batch in the child. A child that dies during it (killed, out of memory)
+        leaves nothing of it committed; the batch then runs once more in a new child, and
+        only a second death raises."""
+        try:
+            kind, value = self._request((settings, limit))
+        except _ChildDied as died:
+            log.warning("the analysis process died (exit code %s) during a batch; "
+                        "trying the batch again in a new one", died.exit_code)
             try:
-                conn.send((settings, limit))
-                kind, value = conn.recv()
-            except (EOFError, OSError) as exc:
-                code = self._stop(kill=True)
+                kind, value = self._request((settings, limit))
+            except _ChildDied as again:
                 raise AnalysisFailed(
-                    f"the analysis process died (exit code {code}); its batch was rolled back "
-                    "and is analysed again by the next pass"
-                ) from exc
+                    f"the analysis process died twice (exit code {again.exit_code}); its batch "
+                    "was rolled back and is analysed again by the next pass"
+                ) from again
         if kind == "error":
             raise AnalysisFailed(f"analysis failed in the analysis process:\n{value}")
         return value
+
+    def _request(self, message: tuple[Settings, int]) -> tuple[str, Any]:
+        with self._lock:
+            conn = self._running()
+            try:
+                conn.send(message)
+                return conn.recv()
+            except (EOFError, OSError) as exc:
+                raise _ChildDied(self._stop(kill=True)) from exc
 
     @property
     def pid(self) -> int | None:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from config.settings import Settings, load_settings
 from flows.demo import write_demo_config
 from flows.demo_server import SampleServer
 from storage.db import open_database
-from storage.models import Alert, Article
+from storage.models import Alert, Article, Story
 from tasks import resources
 from tasks.analysis_process import AnalysisFailed, AnalysisProcess
 from tasks.pass_driver import run_pass_plain
@@ -127,6 +128,38 @@ def add_unanalysed_articles(settings: Settings, count: int) -> None:
                 title=" ".join(rng.choice(words) for _ in range(8)), text=text, language="en",
                 fetched_at=now, created_at=now, updated_at=now,
             ))
+
+
+def test_a_child_killed_mid_batch_leaves_nothing_and_the_batch_runs_again_in_a_new_one(tmp_path) -> None:
+    settings = settings_for(tmp_path)
+    add_unanalysed_articles(settings, 400)  # seconds of analysis in one transaction
+    process = AnalysisProcess()
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        outcome["summary"] = process.analyse(settings, 1000)
+
+    worker = threading.Thread(target=run)
+    try:
+        worker.start()
+        deadline = time.monotonic() + 20
+        while process.pid is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first = process.pid
+        time.sleep(0.5)  # well into the batch
+        os.kill(first, signal.SIGKILL)
+        worker.join(timeout=60)
+        assert not worker.is_alive()
+        assert outcome["summary"]["articles_analysed"] == 400
+        assert process.starts == 2 and process.pid != first
+    finally:
+        process.close()
+    with resources.database(settings).session() as session:
+        analysed = session.scalar(select(func.count(Article.id)).where(Article.analysed_at.is_not(None)))
+        used = session.scalar(select(func.count(func.distinct(Article.story_id))))
+        stories = session.scalar(select(func.count(Story.id)))
+    assert analysed == 400
+    assert stories == used  # no story left behind by the killed attempt
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
