@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,16 @@ class Database:
         """A session for reading only: on SQLite its transaction does not take the write
         lock (a plain deferred BEGIN on a WAL snapshot), so long reads never hold up
         writers. Nothing it changes is committed."""
-        session = Session(bind=self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        session = self._readers()
         try:
             yield session
         finally:
             session.rollback()
             session.close()
+
+    @cached_property
+    def _readers(self) -> sessionmaker[Session]:
+        return sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     def dispose(self) -> None:
         self.engine.dispose()

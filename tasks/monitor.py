@@ -2,8 +2,8 @@
 
 Each stage takes settings and plain values, opens what it needs through
 ``tasks.resources`` (one fetcher, extractor pool and database per process) and returns a
-summary of counted outcomes. The Prefect flow calls these through thin task wrappers;
-tests and ``newswatch run --engine plain`` call them directly.
+summary of counted outcomes. ``tasks.pass_driver`` decides when each runs: the Prefect
+flow calls them through thin task wrappers, ``newswatch run --engine plain`` directly.
 """
 
 from __future__ import annotations
