@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 
 from tasks.monitor import StageSummary
-from tasks.pass_driver import PassSteps, chunks, drive_pass
+from tasks.pass_driver import FEEDS_PER_BATCH, PassSteps, chunks, drive_pass
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -54,7 +54,7 @@ class World:
             return StageSummary(Counter(articles_analysed=done))
 
     def run(self, feeds: int, **options: int) -> StageSummary:
-        self.total_polls = len(chunks(list(range(feeds)), options.get("feeds_per_batch", 50)))
+        self.total_polls = len(chunks(list(range(feeds)), options.get("feeds_per_batch", FEEDS_PER_BATCH)))
         with ThreadPoolExecutor(2) as polls, ThreadPoolExecutor(3) as work:
             steps = PassSteps(
                 poll=lambda batch, label: polls.submit(self.poll, batch),
