@@ -20,6 +20,18 @@ docker info > /dev/null 2>&1 || fail "no Docker engine answers (start dockerd; s
 [ -x "$PYTHON" ] || fail "$PYTHON not found (make install)"
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/newswatch-compose-test.XXXXXX")
+# The test's compose project. Whatever ends this script (a failure, Ctrl-C, the test
+# process killed), no container or volume of the project outlives it.
+export NEWSWATCH_TEST_COMPOSE_PROJECT="newswatch-test-$(date +%s)-$$"
+remove_leftovers() {
+  local label="label=com.docker.compose.project=$NEWSWATCH_TEST_COMPOSE_PROJECT" ids
+  ids=$(docker ps --all --quiet --filter "$label")
+  if [ -n "$ids" ]; then echo "compose-test: removing containers left behind" >&2; docker rm --force --volumes $ids > /dev/null; fi
+  ids=$(docker volume ls --quiet --filter "$label")
+  if [ -n "$ids" ]; then docker volume rm $ids > /dev/null; fi
+}
+trap remove_leftovers EXIT
+trap 'exit 130' INT TERM
 seconds() { echo $(( $(date +%s) - $1 )); }
 started=$(date +%s)
 

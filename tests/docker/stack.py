@@ -46,7 +46,8 @@ class ComposeStack(PrefectApi):
         self.workdir = workdir
         self.config_dir = config_dir
         self.smtp_port = smtp_port
-        self.project = f"newswatch-test-{uuid.uuid4().hex[:8]}"
+        # scripts/compose_test.sh names the project, to remove whatever a killed run leaves.
+        self.project = os.environ.get("NEWSWATCH_TEST_COMPOSE_PROJECT") or f"newswatch-test-{uuid.uuid4().hex[:8]}"
         self.databases = ScratchDatabases(admin_url)
         self.prefect_port = free_port()
         self.web_port = free_port()
