@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install lint reliability benchmark eval clean
+.PHONY: demo test install lint reliability benchmark eval clean compose-test image base-image lock
 
 $(BIN)/newswatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,24 @@ reliability: install
 
 lint: install
 	$(BIN)/ruff check .
+
+## The compose stack in Docker: build the images, run docker-compose.yml with a sharded
+## pass and deliveries, check them, remove the containers (scripts/compose_test.sh).
+compose-test: install
+	PYTHON=$(BIN)/python scripts/compose_test.sh
+
+## A Debian base image with Python from Debian's packages (no registry needed; kept once built).
+base-image:
+	scripts/base_image.sh
+
+## The app image, newswatch:local (BASE_IMAGE=... to build on another base).
+image:
+	scripts/build_image.sh newswatch:local
+
+## Refresh requirements.lock (the image's pinned, hashed requirements) from pyproject.toml.
+lock: install
+	$(BIN)/python -m pip install --quiet "uv==0.13.8"
+	UV=$(BIN)/uv scripts/lock.sh
 
 ## Quality figures: topic precision/recall, story dedup, extraction (need ../shared for topics).
 eval: install

@@ -8,6 +8,8 @@ lease, so a crashed pass's claims simply expire and the next pass takes them.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import socket
 import uuid
@@ -202,7 +204,7 @@ def claim_articles(session: Session, now: datetime, limit: int) -> list[ArticleW
     One UPDATE takes the claim, so two workers (threads or machines) never get the same
     article: PostgreSQL skips rows another transaction holds, SQLite serialises writers.
     """
-    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+    token = f"{process_space()}:{os.getpid()}:{uuid.uuid4().hex}"
     candidates = for_claim(
         select(Article.id)
         .where(
@@ -239,12 +241,31 @@ def claim_articles(session: Session, now: datetime, limit: int) -> list[ArticleW
     return work
 
 
+@functools.cache
+def process_space() -> str:
+    """Where this process's pid means something: the host name, the kernel's boot and the
+    PID namespace (as Linux reports them).
+
+    A host name alone is not enough: containers on the host network share the machine's
+    host name but each has PID namespace of its own, so another container's live process
+    would look dead here. Claims name this, and only claims of the same space are judged
+    by their pid.
+    """
+    parts = [socket.gethostname()]
+    with contextlib.suppress(OSError), open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+        parts.append(boot.read().strip()[:8])
+    with contextlib.suppress(OSError):
+        parts.append(os.readlink("/proc/self/ns/pid").removeprefix("pid:[").rstrip("]"))
+    return "/".join(parts)
+
+
 def release_dead_claims(session: Session, is_alive: Callable[[int], bool]) -> int:
     """Release claims held by processes of this host that no longer run (a crashed pass).
 
-    Claims of other hosts wait for their lease to expire: we cannot see their processes.
+    Claims of other hosts (or other containers: see :func:`process_space`) wait for their
+    lease to expire: we cannot see their processes.
     """
-    host = socket.gethostname()
+    host = process_space()
     tokens = session.scalars(select(Article.claim_token).where(Article.claim_token.is_not(None)).distinct())
     pids = {token: _claimant(token, host) for token in tokens if token}
     dead = [token for token, pid in pids.items() if pid is not None and not is_alive(pid)]
@@ -259,7 +280,8 @@ def release_dead_claims(session: Session, is_alive: Callable[[int], bool]) -> in
 
 
 def _claimant(token: str, host: str) -> int | None:
-    """The pid in a ``host:pid:nonce`` claim token, when the claim is this host's."""
+    """The pid in a ``host:pid:nonce`` claim token, when the claim is this host's (``host``
+    as :func:`process_space` names it)."""
     claim, _, _nonce = token.rpartition(":")
     claim_host, _, pid = claim.rpartition(":")
     return int(pid) if claim_host == host and pid.isdigit() else None

@@ -149,7 +149,7 @@ class Article(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]  # a worker's claim; expired claims are retaken
-    claim_token: Mapped[str | None] = mapped_column(String(200), index=True)  # host:pid:nonce
+    claim_token: Mapped[str | None] = mapped_column(String(200), index=True)  # host:pid:nonce (storage.articles.process_space)
     http_status: Mapped[int | None] = mapped_column(Integer)
     content_type: Mapped[str | None] = mapped_column(String(256))
     fetched_at: Mapped[datetime | None]

@@ -11,14 +11,17 @@ from pathlib import Path
 
 import pytest
 
+# Shared checks: their failed asserts show the values, as in test modules.
+pytest.register_assert_rewrite("tests.scale.outcomes")
+
 _PREFECT_HOME = tempfile.mkdtemp(prefix="newswatch-test-prefect-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-for _key in [k for k in os.environ if k.startswith("NEWSWATCH_") and k != "NEWSWATCH_TEST_POSTGRES_URL"]:
-    del os.environ[_key]  # a developer's own overrides must not leak into tests
+for _key in [k for k in os.environ if k.startswith("NEWSWATCH_") and not k.startswith("NEWSWATCH_TEST_")]:
+    del os.environ[_key]  # a developer's own overrides must not leak into tests (switches stay)
 
 pytest_plugins = ["tests.support.httpserver"]  # the local_site fixture
 

@@ -12,7 +12,9 @@ from storage.articles import (
     EntryRecord,
     ExtractionRecord,
     claim_articles,
+    process_space,
     record_entries,
+    release_dead_claims,
     store_result,
 )
 from storage.db import DatabaseNotReady, current_revision, head_revision, open_database
@@ -98,6 +100,34 @@ def test_claims_are_leased_and_a_crashed_claim_is_taken_again(db) -> None:
     with db.session() as session:  # nobody recorded anything: the leases expire
         retaken = claim_articles(session, NOW + timedelta(minutes=11), 10)
     assert {w.id for w in retaken} == {w.id for w in first + second}
+
+
+def test_a_dead_claim_is_taken_back_only_from_this_process_space(db) -> None:
+    """Containers on the host network share the host name, not their pids: a claim made
+    in another PID namespace waits for its lease, even if its pid is not alive here."""
+    import socket
+
+    [feed] = make_feeds(db, "https://a.example/rss")
+    with db.session() as session:
+        record_entries(session, feed.id, [entry(1), entry(2)], NOW, baseline=False)
+    with db.session() as session:
+        [mine] = claim_articles(session, NOW, 1)
+    with db.session() as session:
+        [theirs] = claim_articles(session, NOW, 1)
+        # As a process of another container on this machine would have claimed it.
+        space = process_space()
+        assert space.startswith(socket.gethostname())
+        other = f"{space.rpartition('/')[0]}/{space.rpartition('/')[2]}0"
+        session.get(Article, theirs.id).claim_token = f"{other}:4242:nonce"
+    with db.session() as session:
+        assert release_dead_claims(session, lambda pid: False) == 1
+    with db.session() as session:
+        assert session.get(Article, mine.id).claim_token is None
+        assert session.get(Article, theirs.id).claim_token == f"{other}:4242:nonce"
+    with db.session() as session:  # the live claims of this space stay
+        [again] = claim_articles(session, NOW, 1)
+        assert again.id == mine.id
+        assert release_dead_claims(session, lambda pid: True) == 0
 
 
 def fetched(text: str, digest: str) -> ExtractionRecord:

@@ -5,8 +5,9 @@ Each process runs the command its service names in docker-compose.yml, with the
 service's environment from that file; only what differs off Docker is replaced:
 addresses (127.0.0.1 and free ports instead of service names), scratch database names,
 PREFECT_HOME, and the project folder in prefect.yaml's pull step (the repo, not /app).
-The test process talks to the server over its REST API with httpx, so it never imports
-prefect. Used by tests/scale/test_cluster.py and benchmarks/workers_bench.py.
+The test process talks to the server over its REST API with httpx
+(tests/scale/prefect_api.py), so it never imports prefect. Used by
+tests/scale/test_cluster.py and benchmarks/workers_bench.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from benchmarks import proctree
@@ -34,17 +34,13 @@ from tests.scale.compose import (
     service_command,
     service_environment,
 )
+from tests.scale.prefect_api import CONTROL_POOL, ClusterError, PrefectApi
+
+__all__ = ["Cluster", "ClusterError", "ScratchDatabases", "free_port"]
 
 BIN = Path(sys.executable).parent  # the virtualenv's newswatch and prefect
-FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-WORK_POOL = "newswatch"  # as in flows/scale.py (not imported: that would import prefect)
-CONTROL_POOL = "newswatch-control"
 # Stand-ins for .env when the harness interpolates the compose file.
 HARNESS_VARIABLES = {"POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "unused-trust-auth"}
-
-
-class ClusterError(Exception):
-    """A cluster process failed to start or a run did not finish; the message names the log."""
 
 
 def free_port() -> int:
@@ -110,8 +106,8 @@ class Process:
             return ""
 
 
-class Cluster:
-    """``with Cluster(admin_url, workdir, config, workers=2) as cluster: cluster.run(...)``."""
+class Cluster(PrefectApi):
+    """``with Cluster(admin_url, workdir, config, workers=2) as cluster: cluster.start_run(...)``."""
 
     def __init__(
         self, admin_url: str, workdir: Path, config_path: Path, *, workers: int = 2,
@@ -124,13 +120,12 @@ class Cluster:
         self.databases = ScratchDatabases(admin_url)
         self.compose = load_compose()
         self.port = free_port()
-        self.api_url = f"http://127.0.0.1:{self.port}/api"
+        super().__init__(f"http://127.0.0.1:{self.port}/api")
         self.processes: list[Process] = []
         self.workers: list[Process] = []  # the shard workers (pool newswatch)
         self.control: list[Process] = []  # the control worker (pool newswatch-control)
         self.health_urls: dict[str, str] = {}  # worker name -> its --with-healthcheck URL
         self.timings: dict[str, float] = {}
-        self._http = httpx.Client(base_url=self.api_url, timeout=30)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -160,7 +155,7 @@ class Cluster:
         self._timed("workers", self._start_workers)
 
     def stop(self) -> None:
-        self._http.close()
+        self.close()
         for process in reversed(self.processes):
             _stop_tree(process.popen)
         self.processes.clear()
@@ -221,8 +216,9 @@ class Cluster:
             raise ClusterError(f"{process.name} exited {code}:\n{process.log()[-3000:]}")
 
     def _start_server(self) -> None:
-        argv = ["127.0.0.1" if part == "0.0.0.0" else part for part in service_command(self.compose, "prefect-server")]
+        argv = service_command(self.compose, "prefect-server")
         env = self._environment("prefect-server")
+        env["PREFECT_SERVER_API_HOST"] = "127.0.0.1"
         env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.databases.url("prefect", driver="asyncpg")
         env["PREFECT_SERVER_API_PORT"] = str(self.port)
         env["PREFECT_UI_API_URL"] = self.api_url
@@ -234,9 +230,8 @@ class Cluster:
         while time.monotonic() < deadline:
             if server.popen.poll() is not None:
                 raise ClusterError(f"the Prefect server exited {server.popen.returncode}:\n{server.log()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if self._http.get("/health", timeout=2).status_code == 200:
-                    return
+            if self.healthy():
+                return
             time.sleep(0.5)
         raise ClusterError(f"the Prefect server did not answer /api/health in 120 s:\n{server.log()[-3000:]}")
 
@@ -279,45 +274,7 @@ class Cluster:
         step()
         self.timings[label] = round(time.monotonic() - started, 1)
 
-    # -- the Prefect REST API ------------------------------------------------------------
-
-    def _post(self, path: str, body: dict[str, Any]) -> Any:
-        response = self._http.post(path, json=body)
-        response.raise_for_status()
-        return response.json()
-
-    def online_workers(self, pool: str = WORK_POOL) -> list[str]:
-        workers = self._post(f"/work_pools/{pool}/workers/filter", {})
-        return [w["name"] for w in workers if w.get("status") == "ONLINE"]
-
-    def deployment_id(self, name: str) -> str:
-        response = self._http.get(f"/deployments/name/{name}")
-        response.raise_for_status()
-        return str(response.json()["id"])
-
-    def start_run(self, deployment: str, parameters: dict[str, Any]) -> str:
-        run = self._post(
-            f"/deployments/{self.deployment_id(deployment)}/create_flow_run", {"parameters": parameters}
-        )
-        return str(run["id"])
-
-    def flow_run(self, run_id: str) -> dict[str, Any]:
-        response = self._http.get(f"/flow_runs/{run_id}")
-        response.raise_for_status()
-        return dict(response.json())
-
-    def wait(self, run_id: str, timeout: float = 180) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            run = self.flow_run(run_id)
-            if run["state_type"] in FINAL_STATES:
-                return run
-            time.sleep(0.5)
-        raise ClusterError(f"flow run {run_id} not finished after {timeout:.0f} s: {run['state_type']}")
-
-    def runs_of(self, deployment: str) -> list[dict[str, Any]]:
-        body = {"deployments": {"id": {"any_": [self.deployment_id(deployment)]}}, "sort": "EXPECTED_START_TIME_ASC"}
-        return list(self._post("/flow_runs/filter", body))
+    # -- which worker ran what -----------------------------------------------------------
 
     def worker_of(self, run_name: str) -> str | None:
         """Which worker started a run, read from the workers' logs (another worker may

@@ -1,9 +1,10 @@
 """docker-compose.yml, prefect.yaml, the Dockerfile and .env.example point at real things.
 
-No Docker engine here, so the files are checked against the code instead: every command
-a service runs exists with the options it passes, every environment variable is a real
-newswatch or Prefect setting and validates, prefect.yaml's entrypoints are real flows,
-health checks and start order are declared, and no secret is written in the files.
+Checked against the code, without a Docker engine (tests/docker/ runs the stack in one):
+every command a service runs exists with the options it passes, every environment
+variable is a real newswatch or Prefect setting and validates, prefect.yaml's entrypoints
+are real flows, health checks and start order are declared, images are pinned,
+requirements.lock satisfies pyproject.toml, and no secret is written in the files.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import inspect
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,9 @@ SERVICES = COMPOSE["services"]
 APP_SERVICES = [name for name, spec in SERVICES.items() if spec.get("image") == "newswatch:local"]
 ENV_VALUES = read_env_file()
 BOOTSTRAP_SCRIPT = REPO / "docker" / "bootstrap.sh"
+HEALTH_SCRIPT = REPO / "docker" / "health.py"
+LOCK_FILE = REPO / "requirements.lock"
+DOCKERFILE = (REPO / "Dockerfile").read_text()
 # NEWSWATCH_ variables that are not settings fields, and the code that reads each.
 NON_SETTING_VARIABLES = {
     "NEWSWATCH_CONFIG": REPO / "config" / "settings.py",  # the config file's path
@@ -71,12 +76,20 @@ def subcommand_and_options(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def test_the_stack_has_its_services() -> None:
-    assert {"postgres", "prefect-server", "migrate", "bootstrap", "worker", "control-worker"} <= set(SERVICES)
+    assert {"postgres", "prefect-server", "migrate", "bootstrap", "worker", "control-worker", "web"} <= set(SERVICES)
     assert SERVICES["mailpit"]["profiles"] == ["mail"], "the SMTP catcher is optional"
     # Scaled workers must not pin a name or a host port (replicas would clash).
     assert "container_name" not in SERVICES["worker"] and "ports" not in SERVICES["worker"]
     assert all(SERVICES[name]["build"] == "." for name in APP_SERVICES)
-    assert set(APP_SERVICES) >= {"prefect-server", "migrate", "bootstrap", "worker", "control-worker"}
+    assert set(APP_SERVICES) >= {"prefect-server", "migrate", "bootstrap", "worker", "control-worker", "web"}
+
+
+def test_every_image_is_pinned_to_a_release() -> None:
+    for name, spec in SERVICES.items():
+        if name in APP_SERVICES:
+            continue  # built here from the Dockerfile
+        repository, _, tag = spec["image"].rpartition(":")
+        assert repository and re.search(r"\d", tag) and tag != "latest", f"{name}: pin {spec['image']} to a release"
 
 
 def test_every_service_command_is_a_list_of_a_known_program() -> None:
@@ -215,15 +228,46 @@ def test_workers_and_one_shots_share_the_newswatch_environment() -> None:
 
 
 def test_long_running_services_have_health_checks() -> None:
-    for name in ("postgres", "prefect-server", "worker", "control-worker", "mailpit"):
+    for name in ("postgres", "prefect-server", "worker", "control-worker", "web", "mailpit"):
         test = SERVICES[name].get("healthcheck", {}).get("test")
         assert isinstance(test, list) and test[0] == "CMD" and len(test) > 1, f"{name} has no health check"
-    assert any("/api/health" in part for part in SERVICES["prefect-server"]["healthcheck"]["test"])
-    # The worker's check calls the endpoint `--with-healthcheck` serves.
+    # The app services' checks call docker/health.py on the port their environment sets:
+    # the Prefect API's health, the worker's `--with-healthcheck` endpoint, the web app.
+    expected = {
+        "prefect-server": ("PREFECT_SERVER_API_PORT", "/api/health"),
+        "worker": ("PREFECT_WORKER_WEBSERVER_PORT", "/health"),
+        "control-worker": ("PREFECT_WORKER_WEBSERVER_PORT", "/health"),
+        "web": ("NEWSWATCH_WEB__PORT", "/static/style.css"),
+    }
+    for name, (variable, path) in expected.items():
+        test = SERVICES[name]["healthcheck"]["test"]
+        assert test[1:5] == ["python", "docker/health.py", variable, path], name
+        assert variable in SERVICES[name]["environment"], f"{name} does not set {variable}"
     for name in ("worker", "control-worker"):
         assert "--with-healthcheck" in SERVICES[name]["command"]
-        port = SERVICES[name]["environment"]["PREFECT_WORKER_WEBSERVER_PORT"]
-        assert any(f":{port}/health" in part for part in SERVICES[name]["healthcheck"]["test"])
+    assert (REPO / "flows" / "web" / "static" / "style.css").is_file()
+
+
+def test_the_health_script_tells_an_answer_from_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.httpserver import LocalSite
+
+    def health(*args: str) -> int:
+        result = subprocess.run([sys.executable, str(HEALTH_SCRIPT), *args], capture_output=True, timeout=30)
+        return result.returncode
+
+    with LocalSite() as site:
+        site.route("/health", body=b"ok")
+        site.route("/locked", status=401, body=b"who?")
+        monkeypatch.setenv("TEST_HEALTH_PORT", str(site.port))
+        assert health("TEST_HEALTH_PORT", "/health") == 0
+        assert health("TEST_HEALTH_PORT", "/locked") == 1
+        assert health("TEST_HEALTH_PORT", "/locked", "--any-answer") == 0
+        assert health("TEST_HEALTH_PORT", "/missing") == 1
+        assert health("UNSET_HEALTH_PORT_VARIABLE", "/health") == 2
+    from tests.scale.cluster import free_port
+
+    monkeypatch.setenv("TEST_HEALTH_PORT", str(free_port()))  # nobody listens there
+    assert health("TEST_HEALTH_PORT", "/health", "--any-answer") == 1
 
 
 def test_services_start_in_order() -> None:
@@ -233,12 +277,31 @@ def test_services_start_in_order() -> None:
     assert after("prefect-server") == {"postgres": "service_healthy"}
     assert after("migrate") == {"postgres": "service_healthy"}
     assert after("bootstrap") == {"prefect-server": "service_healthy"}
+    assert after("web") == {"migrate": "service_completed_successfully"}
     for name in ("worker", "control-worker"):
         assert after(name) == {
             "prefect-server": "service_healthy",
             "migrate": "service_completed_successfully",
             "bootstrap": "service_completed_successfully",
         }
+
+
+def test_workers_on_another_machine_reach_what_the_first_publishes() -> None:
+    """docker/remote-workers.yml points the worker's service names at the first machine;
+    docker/expose.yml publishes there the ports those names are used with."""
+    from urllib.parse import urlsplit
+
+    remote = load_compose(REPO / "docker" / "remote-workers.yml")["services"]
+    expose = load_compose(REPO / "docker" / "expose.yml")["services"]
+    assert set(remote) == {"worker"}, "only shard workers run on the other machines"
+    hosts = {entry.split(":", 1)[0]: entry.split(":", 1)[1] for entry in remote["worker"]["extra_hosts"]}
+    assert set(hosts.values()) == {"${CLUSTER_HOST:?set CLUSTER_HOST in .env to the first machine's address}"}
+    worker = service_env("worker")
+    used = {urlsplit(worker[key].replace("postgresql+psycopg", "postgresql")) for key in ("PREFECT_API_URL", "NEWSWATCH_DATABASE_URL")}
+    assert {url.hostname for url in used} == set(hosts) == set(expose)
+    for url in used:
+        published = [p.rsplit(":", 1)[1] for p in expose[url.hostname]["ports"]]
+        assert published == [str(url.port)], f"{url.hostname}: {url.port} is not published"
 
 
 def test_postgres_gets_both_databases() -> None:
@@ -345,8 +408,10 @@ def test_prefect_yaml_runs_from_the_image_project_folder() -> None:
 
 
 def test_dockerfile_runs_as_a_user_with_the_newswatch_entrypoint() -> None:
-    dockerfile = (REPO / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE)
+    dockerfile = DOCKERFILE
+    # The base is a build argument whose default is the public image.
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", dockerfile, re.MULTILINE)
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}$", dockerfile, re.MULTILINE)
     user = re.findall(r"^USER\s+(\S+)", dockerfile, re.MULTILINE)
     assert user and user[-1] not in ("root", "0")
     assert re.search(r'^ENTRYPOINT \["newswatch"\]', dockerfile, re.MULTILINE)
@@ -355,3 +420,47 @@ def test_dockerfile_runs_as_a_user_with_the_newswatch_entrypoint() -> None:
         for item in source.split():
             assert (REPO / item).exists(), f"Dockerfile copies {item}, which does not exist"
             assert item not in ignored, f"Dockerfile copies {item}, which .dockerignore leaves out"
+
+
+# -- the image's dependencies ------------------------------------------------------------------
+
+
+def locked_versions() -> dict[str, str]:
+    """name -> version of every pin in requirements.lock (names normalised)."""
+    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", LOCK_FILE.read_text(), re.MULTILINE)
+    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pins}
+
+
+def test_the_lock_pins_every_dependency_within_its_range() -> None:
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    locked = locked_versions()
+    wanted = pyproject["project"]["dependencies"] + pyproject["build-system"]["requires"]
+    for line in wanted:
+        requirement = Requirement(line)
+        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        assert name in locked, f"requirements.lock lacks {name}: run `make lock`"
+        assert requirement.specifier.contains(locked[name], prereleases=True), (
+            f"requirements.lock pins {name}=={locked[name]}, outside {requirement.specifier}: run `make lock`"
+        )
+    # Hash-checked: pip refuses a file it cannot verify.
+    lock = LOCK_FILE.read_text()
+    assert lock.count("--hash=sha256:") >= len(locked)
+    # Nothing of one machine's setup: no index, no local folder of packages.
+    assert not re.search(r"index-url|find-links|file:|^-e ", lock, re.MULTILINE)
+
+
+def test_dependencies_install_in_a_layer_of_their_own() -> None:
+    """Only the lock file is copied before the dependency install, so a code change
+    reuses the installed dependencies; the project installs afterwards, offline."""
+    lines = [line.strip() for line in DOCKERFILE.splitlines()]
+    install = next(i for i, line in enumerate(lines) if "--require-hashes -r requirements.lock" in line)
+    copies_before = [line for line in lines[:install] if line.startswith("COPY ")]
+    assert copies_before == ["COPY requirements.lock ./"]
+    project_install = next(i for i, line in enumerate(lines) if line.startswith("RUN pip install") and "--no-index" in line)
+    assert project_install > install and "--no-deps" in lines[project_install]
+    # Index and certificates arrive as build secrets, never as ARG or ENV (kept in the image).
+    assert "--mount=type=secret,id=pip_index_url" in DOCKERFILE and "--mount=type=secret,id=pip_cert" in DOCKERFILE
+    assert not re.search(r"^(ARG|ENV)\b.*(PIP_INDEX_URL|PIP_CERT|CA_BUNDLE)", DOCKERFILE, re.MULTILINE)
+    assert "requirements.lock" not in (REPO / ".dockerignore").read_text().split()
