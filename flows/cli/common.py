@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -91,22 +91,16 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(value: str | None, now: datetime) -> datetime | None:
-    """``30d``, ``12h``, ``2w`` or an ISO date/time; None passes through."""
+def parse_since(value: str | None, now: datetime, option: str = "--since") -> datetime | None:
+    """``30d``, ``12h``, ``2w`` or an ISO date/time (see tasks.durations); None passes through."""
     if not value:
         return None
-    match = _DURATION.match(value)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2).lower()]: float(match.group(1))})
+    from tasks.durations import DurationError, parse_moment
+
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"--since {value!r}: use a duration like 30d, 12h, 2w or an ISO date")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
+        return parse_moment(value, now)
+    except DurationError as exc:
+        fail(f"{option} {exc}")
 
 
 def quiet_prefect_environment() -> None:

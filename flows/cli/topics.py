@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from flows.cli.common import TableOrJson, TextOrJson
+from flows.cli.common import TableOrJson, TextOrJson, parse_since
 from flows.cli.common import fail as _fail
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ def backtest(
     except TopicDefinitionError as exc:
         _fail(str(exc))
     _known_topic(topics, topic)
-    cutoff = _parse_since(since)
+    cutoff = parse_since(since, datetime.now(UTC))
     try:
         with _read_session(settings) as session:
             report = run_backtest(session, topics, topic, cutoff)
@@ -230,22 +231,6 @@ def backtest(
         evidence = hit.evidence[0]["text"] if hit.evidence else ""
         typer.echo(f"  #{hit.article_id:<6} {when}  score {hit.score:<6g} {_one_line(hit.title, 90)}")
         typer.echo(f"          {_one_line(evidence, 140)}")
-
-
-def _parse_since(value: str):  # type: ignore[no-untyped-def]
-    import re
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime.now(UTC)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value, re.IGNORECASE)
-    if match:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2).lower()]
-        return now - timedelta(**{unit: float(match.group(1))})
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        _fail(f"--since {value!r}: use a duration like 30d, 12h, 2w or an ISO date")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _read_session(settings: Settings):  # type: ignore[no-untyped-def]
