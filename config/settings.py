@@ -229,6 +229,18 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         return normalize_database_url(value)
 
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _topics_shape(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str | list):
+            raise ValueError(
+                "must be a path (a topic YAML file or a folder of them, relative to the config file) "
+                "or a list of topic definitions"
+            )
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; name a topic file or folder, or leave topics: out for the shipped topics")
+        return value
+
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
         names = [s.name for s in self.subscribers]

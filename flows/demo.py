@@ -14,6 +14,25 @@ import yaml
 from flows.demo_server import SampleServer
 
 
+class DemoError(Exception):
+    """The demo cannot run as asked (its folder cannot be used); the message says why."""
+
+
+def prepare_directory(directory: Path) -> Path:
+    """The demo's folder, made if missing; DemoError when it is a file or cannot be written."""
+    directory = directory.expanduser().resolve()
+    if directory.exists() and not directory.is_dir():
+        raise DemoError(f"--dir {directory}: is a file; give a folder for the demo's config and database")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".newswatch-demo-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DemoError(f"--dir {directory}: cannot write there ({exc.strerror or exc}); give another folder") from None
+    return directory
+
+
 def write_demo_config(directory: Path, server: SampleServer) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     config = {
@@ -36,7 +55,7 @@ def write_demo_config(directory: Path, server: SampleServer) -> Path:
 def run_demo(directory: Path, *, engine: str = "prefect") -> None:
     from flows.cli import Engine, _print_summary, alerts, run_pass
 
-    directory = directory.resolve()
+    directory = prepare_directory(directory)
     for leftover in directory.glob("newswatch.db*"):
         leftover.unlink()  # each demo starts from an empty database
     with SampleServer() as server:

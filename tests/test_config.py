@@ -52,6 +52,8 @@ def test_environment_overrides_nested_keys(tmp_path: Path, monkeypatch: pytest.M
         ("smtp: {hots: x}\n", "smtp.hots: is not a known setting (did you mean host?)"),
         ("subscribers: [{name: a, emial: x@y}]\n", "subscribers[0].emial: is not a known setting (did you mean email?)"),
         ("feedz: []\n", "feedz: is not a known setting (did you mean feeds?)"),
+        ("topics: 5\n", "topics: must be a path (a topic YAML file or a folder of them, relative to the config file) or a list"),
+        ("topics: ''\n", "topics: is empty; name a topic file or folder, or leave topics: out for the shipped topics"),
         ("feeds: [{url: 'https://a.example/'}, {url: 'https://a.example/'}]\n", "feed listed twice"),
         ("a: [\n", "not valid YAML at line 2"),
         ("- just\n- a list\n", "the top level must be a mapping"),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from flows.cli.common import TableOrJson, TextOrJson, parse_since
+from flows.cli.common import TableOrJson, TextOrJson, parse_since, topics_from
 from flows.cli.common import fail as _fail
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
@@ -63,13 +64,12 @@ def _topics(config: Path | None) -> TopicSet:
     """The config's topics (its topics: setting), or the shipped ones without a config."""
     from tasks.topics import TopicDefinitionError, load_topics
 
-    try:
-        if config is None:
+    if config is None:
+        try:
             return load_topics(None)
-        settings = _settings(config)
-        return load_topics(settings.topics, settings.base_dir)
-    except TopicDefinitionError as exc:
-        _fail(str(exc))
+        except TopicDefinitionError as exc:
+            _fail(str(exc))
+    return topics_from(_settings(config))
 
 
 def _known_topic(topics: TopicSet, topic_id: str) -> None:
@@ -110,6 +110,8 @@ def check(
     from tasks.topics import TopicDefinitionError, load_topics
     from tasks.topics.matcher import check_group_file
 
+    if not file.exists():
+        _fail(f"{file}: no such file or folder; give a topic YAML file or a folder of them")
     try:
         topics = load_topics(str(file), Path.cwd())
         groups = check_group_file(file) if file.is_file() else 0
@@ -160,6 +162,14 @@ def _document_from_html(html: bytes, url: str, charset: str | None = None) -> Do
 
 
 def _document_from_url(url: str, config: Path | None) -> Document:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        _fail(f"--url {url!r}: give an absolute http:// or https:// URL (or save the page and use --file)")
     try:
         from tasks.http import Fetcher, FetchPolicy
     except ImportError:
@@ -204,14 +214,10 @@ def backtest(
     """Dry run over stored articles: list what would have alerted. Creates and sends nothing."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tasks.topics import TopicDefinitionError, load_topics
     from tasks.topics.backtest import backtest as run_backtest
 
     settings = _settings(config)
-    try:
-        topics = load_topics(settings.topics, settings.base_dir)
-    except TopicDefinitionError as exc:
-        _fail(str(exc))
+    topics = topics_from(settings)
     _known_topic(topics, topic)
     cutoff = parse_since(since, datetime.now(UTC))
     try:
@@ -254,7 +260,7 @@ def _read_session(settings: Settings):  # type: ignore[no-untyped-def]
                 engine.dispose()
             return
         try:
-            db = open_database(settings.resolved_database_url, migrate=False)
+            db = open_database(settings.resolved_database_url, migrate=False, create=False)
         except DatabaseNotReady as exc:
             _fail(str(exc))
         try:
