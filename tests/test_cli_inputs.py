@@ -200,7 +200,7 @@ def test_topics_inputs(tmp_path: Path) -> None:
         line = one_line_error(invoke("topics", "explain", "uk-us-relations", "--url", url))
         assert line == f"newswatch: --url {url!r}: give an absolute http:// or https:// URL (or save the page and use --file)"
     missing_topics = write_config(tmp_path, "topics: no-such-folder\n")
-    for command in (["topics", "list"], ["run"], ["alerts"]):
+    for command in (["topics", "list"], ["run"]):
         line = one_line_error(invoke(*command, "--config", str(missing_topics)))
         assert line == (
             f"newswatch: {tmp_path / 'no-such-folder'}: no such file or folder; check topics: in the config "
