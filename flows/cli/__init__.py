@@ -218,10 +218,10 @@ def feeds(config: ConfigOption = None, format: FormatOption = TableOrJson.table)
         typer.echo("no feeds polled yet: run `newswatch run` first")
         return
     rows = [
-        [f["id"], f["status"], f["last_http_status"] or "", f["failures"], (f["last_fetched_at"] or "")[:16], (f["next_poll_at"] or "")[:16], f["articles"], f["name"] or "", f["url"]]
+        [f["id"], f["status"], f["last_http_status"] or "", f["failures"], (f["last_fetched_at"] or "")[:16], (f["next_poll_at"] or "")[:16], f["articles"], f["name"] or "", f["url"], f["warning"] or ""]
         for f in found
     ]
-    print_table(["id", "status", "http", "failures", "last fetch", "next poll", "articles", "name", "url"], rows, [5, 40, 4, 8, 16, 16, 8, 30, 80])
+    print_table(["id", "status", "http", "failures", "last fetch", "next poll", "articles", "name", "url", "warning"], rows, [5, 40, 4, 8, 16, 16, 8, 30, 80, 100])
 
 
 @db_app.command("upgrade")
