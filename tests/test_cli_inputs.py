@@ -211,3 +211,28 @@ def test_topics_inputs(tmp_path: Path) -> None:
     bad_topic.write_text("id: x\nname: X\nrules:\n  - name: r\n    query: (a AND\n", encoding="utf-8")
     config = write_config(tmp_path, "topics: bad-topic.yaml\n")
     assert one_line_error(invoke("run", "--config", str(config))).startswith(f"newswatch: {bad_topic}: line 5, column ")
+
+
+def test_the_demo_says_its_failing_feed_is_part_of_the_sample(tmp_path: Path) -> None:
+    from tasks import resources
+
+    try:
+        result = runner.invoke(app, ["demo", "--engine", "plain", "--dir", str(tmp_path / "demo")])
+    finally:
+        resources.close_all()
+    assert result.exit_code == 0, result.output
+    assert "feeds: 3 ok, 0 not modified, 1 failed (of 4 polled)" in result.output
+    assert (
+        "As intended: The Westmoor Courier – Latest fails because it is cut off mid-transfer, "
+        "to show how a broken feed is reported; it is part of the sample."
+    ) in result.output
+
+
+def test_sample_failure_notes_name_only_the_intended_failures() -> None:
+    from flows.demo import sample_failure_notes
+
+    on_purpose = {"http://127.0.0.1:1/feeds/broken.xml": ("Broken", "it is cut off")}
+    assert sample_failure_notes(["http://127.0.0.1:1/feeds/other.xml: HTTP 404"], on_purpose) == []
+    assert sample_failure_notes(["http://127.0.0.1:1/feeds/broken.xml: not a feed"], on_purpose) == [
+        "As intended: Broken fails because it is cut off; it is part of the sample."
+    ]
