@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -55,6 +56,14 @@ class FeedConfig(_Section):
         value = value.strip()
         if not value.lower().startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        if any(c.isspace() or ord(c) < 32 for c in value):
+            raise ValueError("has a space or a control character in it; percent-encode it (%20)")
+        try:
+            host = urlsplit(value).hostname
+        except ValueError:
+            host = None
+        if not host:
+            raise ValueError("names no host; write it in full, like https://www.example.org/rss.xml")
         return value
 
 
@@ -160,6 +169,15 @@ class SubscriberConfig(_Section):
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("slack_webhook")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value is not None else ""
+        if value is not None and not (url.lower().startswith(("https://", "http://")) and urlsplit(url).hostname):
+            # Never repeat the value: a webhook URL is a secret.
+            raise ValueError("must be the webhook's full https:// URL (from Slack's Incoming Webhooks)")
+        return value
+
     @field_validator("email")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
@@ -183,10 +201,24 @@ class ScheduleConfig(_Section):
     deliver_every_minutes: float = Field(5.0, gt=0)
     monitor_cron: str | None = None
     deliver_cron: str | None = None
+
+    @field_validator("monitor_cron", "deliver_cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and not _CRON.fullmatch(value.strip()):
+            raise ValueError(
+                f"{value!r} is not a cron expression; use five fields, like '*/15 * * * *' "
+                "(minute hour day month weekday), or @hourly, @daily, @weekly"
+            )
+        return value.strip() if value is not None else None
     # `newswatch serve` starts a local Prefect server (and its UI) here unless
     # PREFECT_API_URL names one already.
     server_host: str = "127.0.0.1"
     server_port: int = Field(4200, gt=0, lt=65536)
+
+
+_CRON_FIELD = r"[0-9A-Za-z*?LW#/,-]+"
+_CRON = re.compile(rf"@(?:yearly|annually|monthly|weekly|daily|midnight|hourly)|{_CRON_FIELD}(?:\s+{_CRON_FIELD}){{4}}")
 
 
 class RetentionConfig(_Section):

@@ -52,6 +52,12 @@ def test_environment_overrides_nested_keys(tmp_path: Path, monkeypatch: pytest.M
         ("smtp: {hots: x}\n", "smtp.hots: is not a known setting (did you mean host?)"),
         ("subscribers: [{name: a, emial: x@y}]\n", "subscribers[0].emial: is not a known setting (did you mean email?)"),
         ("feedz: []\n", "feedz: is not a known setting (did you mean feeds?)"),
+        ("feeds: [{url: 'https://'}]\n", "feeds[0].url: names no host; write it in full"),
+        ("feeds: [{url: 'https://example.org/a feed.xml'}]\n", "feeds[0].url: has a space or a control character in it"),
+        ("subscribers: [{name: desk, slack_webhook: 'hooks.slack.example/T/B/secret-token'}]\n",
+         "subscribers[0].slack_webhook: must be the webhook's full https:// URL"),
+        ("schedule: {monitor_cron: 'every 15 minutes'}\n",
+         "schedule.monitor_cron: 'every 15 minutes' is not a cron expression; use five fields"),
         ("topics: 5\n", "topics: must be a path (a topic YAML file or a folder of them, relative to the config file) or a list"),
         ("topics: ''\n", "topics: is empty; name a topic file or folder, or leave topics: out for the shipped topics"),
         ("feeds: [{url: 'https://a.example/'}, {url: 'https://a.example/'}]\n", "feed listed twice"),
@@ -166,3 +172,18 @@ def test_own_variables_and_the_non_setting_names_are_left_alone(tmp_path: Path, 
         monkeypatch.setenv(name, "x")
     monkeypatch.setenv("NEWSWATCH_FETCH__TIMEOUT_SECONDS", "7")
     assert load_settings(write(tmp_path, "feeds: []\n")).fetch.timeout_seconds == 7
+
+
+def test_good_schedules_and_webhooks_pass(tmp_path: Path) -> None:
+    text = (
+        "schedule: {monitor_cron: '*/15 6-22 * * MON-FRI', deliver_cron: '@hourly'}\n"
+        "subscribers: [{name: desk, slack_webhook: 'https://hooks.slack.example/T/B/x'}]\n"
+    )
+    settings = load_settings(write(tmp_path, text))
+    assert settings.schedule.monitor_cron == "*/15 6-22 * * MON-FRI" and settings.schedule.deliver_cron == "@hourly"
+
+
+def test_a_bad_webhook_message_never_repeats_the_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, "subscribers: [{name: desk, slack_webhook: 'T00/B00/secret-token'}]\n"))
+    assert "secret-token" not in str(error.value)

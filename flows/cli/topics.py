@@ -281,8 +281,8 @@ def evaluate(
     labels: Annotated[Path, typer.Option("--labels", help="JSONL: id, title, text and a 0/1 column per topic (foreign_campaigning …).")],
     config: ConfigOption = None,
     format: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")] = TableOrJson.table,
-    min_precision: Annotated[float | None, typer.Option(help="Exit 1 if any topic's precision is below this.")] = None,
-    min_recall: Annotated[float | None, typer.Option(help="Exit 1 if any topic's recall is below this.")] = None,
+    min_precision: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Exit 1 if any topic's precision is below this (0 to 1).")] = None,
+    min_recall: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Exit 1 if any topic's recall is below this (0 to 1).")] = None,
 ) -> None:
     """Precision, recall and F1 per topic on a labelled file, with the misclassified ids."""
     from tasks.topics.evaluation import LabelsError, read_labels, render_scores
