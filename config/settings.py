@@ -8,10 +8,12 @@ Invalid config raises :class:`ConfigError` with one message naming the key and t
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -27,7 +29,10 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
+
+from config.database_url import normalize_database_url
 
 ENV_PREFIX = "NEWSWATCH_"
 DEFAULT_USER_AGENT = "newswatch/0.1 (+https://github.com/newswatch/newswatch; news monitor)"
@@ -51,6 +56,14 @@ class FeedConfig(_Section):
         value = value.strip()
         if not value.lower().startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        if any(c.isspace() or ord(c) < 32 for c in value):
+            raise ValueError("has a space or a control character in it; percent-encode it (%20)")
+        try:
+            host = urlsplit(value).hostname
+        except ValueError:
+            host = None
+        if not host:
+            raise ValueError("names no host; write it in full, like https://www.example.org/rss.xml")
         return value
 
 
@@ -156,6 +169,15 @@ class SubscriberConfig(_Section):
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("slack_webhook")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value is not None else ""
+        if value is not None and not (url.lower().startswith(("https://", "http://")) and urlsplit(url).hostname):
+            # Never repeat the value: a webhook URL is a secret.
+            raise ValueError("must be the webhook's full https:// URL (from Slack's Incoming Webhooks)")
+        return value
+
     @field_validator("email")
     @classmethod
     def _addresses(cls, value: list[str]) -> list[str]:
@@ -179,10 +201,24 @@ class ScheduleConfig(_Section):
     deliver_every_minutes: float = Field(5.0, gt=0)
     monitor_cron: str | None = None
     deliver_cron: str | None = None
+
+    @field_validator("monitor_cron", "deliver_cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and not _CRON.fullmatch(value.strip()):
+            raise ValueError(
+                f"{value!r} is not a cron expression; use five fields, like '*/15 * * * *' "
+                "(minute hour day month weekday), or @hourly, @daily, @weekly"
+            )
+        return value.strip() if value is not None else None
     # `newswatch serve` starts a local Prefect server (and its UI) here unless
     # PREFECT_API_URL names one already.
     server_host: str = "127.0.0.1"
     server_port: int = Field(4200, gt=0, lt=65536)
+
+
+_CRON_FIELD = r"[0-9A-Za-z*?LW#/,-]+"
+_CRON = re.compile(rf"@(?:yearly|annually|monthly|weekly|daily|midnight|hourly)|{_CRON_FIELD}(?:\s+{_CRON_FIELD}){{4}}")
 
 
 class RetentionConfig(_Section):
@@ -223,8 +259,18 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "sqlite+", "postgresql:", "postgresql+")):
-            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return normalize_database_url(value)
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _topics_shape(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str | list):
+            raise ValueError(
+                "must be a path (a topic YAML file or a folder of them, relative to the config file) "
+                "or a list of topic definitions"
+            )
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; name a topic file or folder, or leave topics: out for the shipped topics")
         return value
 
     @model_validator(mode="after")
@@ -286,15 +332,112 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 def _describe(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
-    key = _location(tuple(x for x in first["loc"] if not str(x).startswith(("function-", "union["))))
+    loc = tuple(x for x in first["loc"] if not str(x).startswith(("function-", "union[")))
+    key = _location(loc)
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        message = "is not a known setting"
+        message = "is not a known setting" + _suggestion(str(loc[-1]), _keys_at(loc[:-1]))
     extra = f" (and {len(error.errors()) - 1} more problem(s))" if len(error.errors()) > 1 else ""
-    env_name = ENV_PREFIX + "__".join(str(x) for x in first["loc"] if not isinstance(x, int)).upper()
-    if env_name in os.environ:
-        source = f"{source} (overridden by {env_name})"
+    env_name = _overriding_variable([str(x) for x in loc if not isinstance(x, int)])
+    if env_name:
+        source = f"{source} (overridden by {env_name})" if source != "configuration" else env_name
     return f"{source}: {key}: {message}{extra}"
+
+
+def _overriding_variable(keys: list[str]) -> str | None:
+    """The NEWSWATCH_… variable that set ``keys`` (or the section or list holding them)."""
+    present = {name.upper(): name for name in os.environ}
+    for size in range(len(keys), 0, -1):
+        candidate = ENV_PREFIX + "__".join(keys[:size]).upper()
+        if candidate in present:
+            return present[candidate]
+    return None
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The settings section a field holds (through Optional and list), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _section_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items() if name != "base_dir"]
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The setting names valid at ``loc`` (``("fetch",)`` → the fetch section's keys)."""
+    model: type[BaseModel] | None = Settings
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        model = _section_model(field.annotation) if field is not None else None
+    return _keys_of(model) if model is not None else []
+
+
+def _suggestion(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]}?)"
+    return f" (known: {', '.join(choices)})" if choices else ""
+
+
+# NEWSWATCH_ variables that are not settings: read by the CLI, the tests and docker compose.
+NOT_SETTINGS = frozenset({"CONFIG", "CONFIG_DIR", "TEST_POSTGRES_URL", "NOTIFY_SLACK_WEBHOOK", "KEEP_ARTICLES_DAYS"})
+
+
+def check_environment(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Refuse a NEWSWATCH_ variable that was meant as a setting but names none.
+
+    pydantic-settings ignores an unknown name, so ``NEWSWATCH_DATABASE_ULR`` would silently
+    leave the database on its default. A name with ``__`` (a nested key) or one close to a
+    setting is an error; anything else may be a user's own variable (``${NAME}`` in the file).
+    """
+    top_keys = _keys_of(Settings)
+    for name in sorted(environ):
+        if not name.upper().startswith(ENV_PREFIX) or name.upper()[len(ENV_PREFIX):] in NOT_SETTINGS:
+            continue
+        parts = name[len(ENV_PREFIX):].lower().split("__")
+        top = parts[0]
+        if top not in top_keys:
+            close = difflib.get_close_matches(top, top_keys, n=1, cutoff=0.75)
+            if close or len(parts) > 1:
+                hint = f"did you mean {ENV_PREFIX}{close[0].upper()}?" if close else f"known: {', '.join(top_keys)}"
+                raise ConfigError(f"{name}: {top} is not a setting ({hint})")
+            continue
+        if len(parts) == 1:
+            continue
+        field = Settings.model_fields[top]
+        section = _section_model(field.annotation)
+        if section is None or get_origin(field.annotation) is list:
+            raise ConfigError(
+                f"{name}: {top} cannot be set key by key; set {ENV_PREFIX}{top.upper()} to a JSON value "
+                "or put it in the config file"
+            )
+        keys = _keys_of(section)
+        if parts[1] not in keys or len(parts) > 2:
+            close = difflib.get_close_matches(parts[1], keys, n=1, cutoff=0.6)
+            hint = f"did you mean {ENV_PREFIX}{top.upper()}__{close[0].upper()}?" if close else f"{top} has: {', '.join(keys)}"
+            raise ConfigError(f"{name}: {'.'.join(parts)} is not a setting ({hint})")
+
+
+def _environment_json_error(exc: SettingsError) -> str:
+    """pydantic-settings' complaint about a non-JSON list or section, said for a person."""
+    match = re.search(r'field "([^"]+)"', str(exc))
+    field = match.group(1) if match else "?"
+    name = _overriding_variable([field]) or f"{ENV_PREFIX}{field.upper()}"
+    if field in ("feeds", "subscribers"):
+        example = f"""{name}='[{{"url": "https://…"}}]'""" if field == "feeds" else f"""{name}='[{{"name": "desk", "email": ["desk@example.org"]}}]'"""
+    else:
+        section = _section_model(Settings.model_fields[field].annotation) if field in Settings.model_fields else None
+        key = _keys_of(section)[0] if section is not None else "key"
+        example = f"""{name}='{{"{key}": …}}', or {name}__{key.upper()}=… for one key"""
+    return f"{name}: not valid JSON; a list or a section set in the environment is JSON (e.g. {example})"
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -359,10 +502,13 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         base_dir = file.resolve().parent
     data.update(overrides)
     data.setdefault("base_dir", base_dir)
+    check_environment()
     try:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
+    except SettingsError as exc:
+        raise ConfigError(_environment_json_error(exc)) from None
 
 
 def env_overrides_present() -> list[str]:

@@ -11,7 +11,26 @@ from pathlib import Path
 import typer
 import yaml
 
-from flows.demo_server import SampleServer
+from flows.demo_server import SampleServer, read_broken_on_purpose
+
+
+class DemoError(Exception):
+    """The demo cannot run as asked (its folder cannot be used); the message says why."""
+
+
+def prepare_directory(directory: Path) -> Path:
+    """The demo's folder, made if missing; DemoError when it is a file or cannot be written."""
+    directory = directory.expanduser().resolve()
+    if directory.exists() and not directory.is_dir():
+        raise DemoError(f"--dir {directory}: is a file; give a folder for the demo's config and database")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".newswatch-demo-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DemoError(f"--dir {directory}: cannot write there ({exc.strerror or exc}); give another folder") from None
+    return directory
 
 
 def write_demo_config(directory: Path, server: SampleServer) -> Path:
@@ -33,10 +52,19 @@ def write_demo_config(directory: Path, server: SampleServer) -> Path:
     return path
 
 
+def sample_failure_notes(problems: list[str], on_purpose: dict[str, tuple[str, str]]) -> list[str]:
+    """Say which of the pass's problems the sample has on purpose (so nobody hunts for a bug)."""
+    notes = []
+    for url, (name, why) in on_purpose.items():
+        if any(problem.startswith(f"{url}: ") for problem in problems):
+            notes.append(f"As intended: {name} fails because {why}; it is part of the sample.")
+    return notes
+
+
 def run_demo(directory: Path, *, engine: str = "prefect") -> None:
     from flows.cli import Engine, _print_summary, alerts, run_pass
 
-    directory = directory.resolve()
+    directory = prepare_directory(directory)
     for leftover in directory.glob("newswatch.db*"):
         leftover.unlink()  # each demo starts from an empty database
     with SampleServer() as server:
@@ -44,7 +72,10 @@ def run_demo(directory: Path, *, engine: str = "prefect") -> None:
         typer.echo(f"Serving the bundled sample at {server.base_url}; config: {config}")
         typer.echo("Running one monitoring pass…")
         result = run_pass(config, force=True, engine=Engine(engine))
+        on_purpose = {server.url(path): reason for path, reason in read_broken_on_purpose(server.root).items()}
     _print_summary(result["counts"], result["problems"])
+    for line in sample_failure_notes(result["problems"], on_purpose):
+        typer.echo(line)
     typer.echo("\nAlerts (one per topic and story):")
     alerts(config=config)
     typer.echo(

@@ -231,6 +231,16 @@ def read_feed_list(root: Path) -> list[tuple[str, str]]:
     return pairs
 
 
+def read_broken_on_purpose(root: Path) -> dict[str, tuple[str, str]]:
+    """``{path: (name, why)}`` for the sample feeds that fail by design (``broken_on_purpose``)."""
+    data = yaml.safe_load((root / FEEDS_FILE).read_text(encoding="utf-8")) or {}
+    return {
+        entry["path"]: (str(entry.get("name") or entry["path"]), str(entry["broken_on_purpose"]))
+        for entry in data.get("feeds") or []
+        if isinstance(entry, dict) and entry.get("broken_on_purpose") and isinstance(entry.get("path"), str)
+    }
+
+
 @dataclass(frozen=True)
 class ExpectedPage:
     """One article page of the sample and what a pass should make of it (expected.yaml)."""

@@ -93,11 +93,20 @@ def _begin_immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def sqlite_path(url: str) -> Path | None:
+    """The file a ``sqlite:///…`` URL names (None for other URLs and in-memory databases)."""
+    if not url.startswith("sqlite") or ":///" not in url:
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def make_engine(url: str, *, create: bool = True, **kwargs: Any) -> Engine:
+    """An engine for ``url``; ``create`` makes a SQLite file's folder when it is missing."""
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[1].split("?", 1)[0] if ":///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None and create:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
@@ -142,15 +151,36 @@ def upgrade(engine: Engine) -> str:
     return head_revision()
 
 
-def open_database(url: str, *, migrate: bool | None = None, **engine_kwargs: Any) -> Database:
-    """Open ``url``; ``migrate=None`` migrates SQLite automatically and checks servers."""
-    engine = make_engine(url, **engine_kwargs)
+def open_database(
+    url: str, *, migrate: bool | None = None, create: bool = True, **engine_kwargs: Any
+) -> Database:
+    """Open ``url``; ``migrate=None`` migrates SQLite automatically and checks servers.
+
+    ``create=False`` is for commands that only read: a SQLite file (or its folder) that
+    does not exist is never created, and a database without newswatch's schema is an
+    error instead of getting one.
+    """
+    path = sqlite_path(url)
+    if not create and path is not None and not path.is_file():
+        where = "no such file" if path.parent.is_dir() else f"no such folder {path.parent}"
+        raise DatabaseNotReady(
+            f"database {path}: {where}; check database_url in the config, "
+            "or run `newswatch run --config FILE` first to create it"
+        )
+    engine = make_engine(url, create=create, **engine_kwargs)
     sqlite = engine.dialect.name == "sqlite"
     try:
         current = current_revision(engine)
     except Exception as exc:  # connection refused, bad credentials, missing database …
         engine.dispose()
         raise DatabaseNotReady(f"cannot connect to the database: {_short(exc)}") from None
+    if current is None and not create:
+        engine.dispose()
+        where = f"database {path}" if path is not None else "the database"
+        raise DatabaseNotReady(
+            f"{where} has no newswatch tables; check database_url in the config, "
+            "or run `newswatch run --config FILE` (or `newswatch db upgrade`) first"
+        )
     if current != head_revision():
         if migrate or (migrate is None and sqlite):
             upgrade(engine)

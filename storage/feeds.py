@@ -140,7 +140,9 @@ def record_fetch(
             feed.last_modified = record.last_modified
             if record.body_hash:
                 feed.body_hash = record.body_hash
-        feed.warning = record.warning
+            # Only a parsed body says anything about the feed's entries: an unchanged poll
+            # keeps the last warning ("entry 'x': no usable link") until the feed changes.
+            feed.warning = record.warning
     else:
         feed.failures = (feed.failures or 0.0) + (SOFT_FAILURE if record.soft_failure else HARD_FAILURE)
         feed.last_error = record.detail or record.status

@@ -24,7 +24,6 @@ This module is pure (no prefect import).
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import functools
 import io
 import ipaddress
@@ -35,13 +34,13 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpcore
 import httpx
 
 from config.netrules import NetworkRule, parse_network_rule
+from tasks.retry_after import parse_retry_after  # noqa: F401 (re-exported: tasks.http.parse_retry_after)
 
 if TYPE_CHECKING:
     from config.settings import FetchConfig
@@ -149,27 +148,6 @@ def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
         if name.strip().lower() == "charset":
             charset = raw.strip().strip("\"'").strip().lower() or None
     return media, charset
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date), or None."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if text.isdigit():
-        return float(int(text))
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 _BOT_WALL_MARKERS = (

@@ -110,6 +110,11 @@ def test_preview_renders_next_message_and_writes_html(
 ) -> None:
     handler, port, hook = servers
     path = write_config(tmp_path, port, hook.url)
+    before_any_run = runner.invoke(app, ["preview", "desk", "--config", str(path)])
+    assert before_any_run.exit_code == 2  # a read-only command never creates the database
+    assert f"database {tmp_path / 'state.db'}: no such file" in before_any_run.stderr
+    assert not (tmp_path / "state.db").exists()
+    assert runner.invoke(app, ["db", "upgrade", "--config", str(path)]).exit_code == 0
     empty = runner.invoke(app, ["preview", "desk", "--config", str(path)])
     assert empty.exit_code == 0 and "nothing to preview" in empty.output
     queue(path, title="Envoy <b>summoned</b>")

@@ -267,6 +267,23 @@ def test_slack_429_honours_retry_after_and_defers_the_webhooks_other_messages(
     assert sorted(p["text"].split(": ", 1)[1] for p in slack.payloads) == ["First", "Second", "Third"]
 
 
+@pytest.mark.parametrize("header", ["inf", "nan", "-inf", "1e999", "-30"])
+def test_slack_429_with_an_absurd_retry_after_waits_the_default_and_sends_later(
+    database: Database, slack: WebhookRecorder, tmp_path: Path, header: str
+) -> None:
+    # Before one shared parser, "inf" and "nan" passed Slack's own and crashed in timedelta.
+    settings = settings_for(tmp_path, 25, slack.url)
+    settings.subscribers[0].email = []
+    queue_alert(database, settings, title="Story A")
+    slack.script = [(429, {"Retry-After": header}, "rate_limited")]
+    first = deliver_pending(settings, T0, database=database)
+    assert (first.retrying, first.failed) == (1, 0)
+    [row] = deliveries(database)
+    assert row.status == "pending" and row.next_attempt_at is not None
+    assert T0 < row.next_attempt_at <= T0 + timedelta(hours=6)
+    assert deliver_pending(settings, row.next_attempt_at, database=database).sent == 1
+
+
 def test_slack_500_retries_and_404_fails(
     database: Database, slack: WebhookRecorder, tmp_path: Path
 ) -> None:

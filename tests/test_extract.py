@@ -241,6 +241,16 @@ def test_valid_utf8_wins_over_a_wrong_latin1_label() -> None:
     assert (text, encoding) == ("<p>Zürich café</p>", "utf-8")
 
 
+def test_an_undeclared_legacy_page_is_detected_not_read_as_windows_1252() -> None:
+    # Before: an EUC-JP page without a charset came out as mojibake ("ÆüËÜ¸ì").
+    sentence = "政府は本日、物価高に対応する新しい経済対策を発表した。"
+    body = f"<html><body><p>{sentence}</p></body></html>".encode("euc-jp")
+    text, encoding = decode_html(body, None)
+    assert sentence in text and encoding.startswith("euc")
+    latin = "<html><body><p>Un café à Paris, déjà complet.</p></body></html>"
+    assert decode_html(latin.encode("cp1252"), None) == (latin, "cp1252")
+
+
 def test_invalid_utf8_does_not_crash() -> None:
     body = ("<html><body><p>" + "naïve déjà vu " * 40 + "</p></body></html>").encode() + b"\xff\xfe\xc3"
     text, encoding = decode_html(body, "utf-8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tasks.feeds import parse_feed, plain_text, usable_link
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -82,3 +84,128 @@ def test_usable_link_and_plain_text_helpers() -> None:
     assert usable_link("https://" + "a" * 3000 + ".org/", "https://h.org/") is None
     assert plain_text("<p>a &amp;  b</p>", 100) == "a & b"
     assert plain_text("", 10) is None
+
+
+# Valid feeds that used to get a wrong answer (each assertion failed before the fix) -----
+
+EMPTY_RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Quiet desk</title><link>https://example.org/</link>
+<description>Nothing published yet</description></channel></rss>"""
+
+
+def test_a_valid_empty_feed_served_as_text_plain_is_a_feed_with_a_warning() -> None:
+    # Before: "not a feed: no RSS or Atom content", a permanent failure with backoff.
+    parsed = parse_feed(EMPTY_RSS, "https://example.org/feed.xml", {"content-type": "text/plain"})
+    assert parsed.is_feed and parsed.entries == [] and parsed.title == "Quiet desk"
+    assert parsed.warning == "served with a mismatched type or encoding: text/plain is not an XML media type"
+    with_one = EMPTY_RSS.replace(b"</channel>", b"<item><title>One</title><link>https://example.org/1</link></item></channel>")
+    one = parse_feed(with_one, "https://example.org/feed.xml", {"content-type": "text/plain"})
+    assert one.is_feed and len(one.entries) == 1 and one.warning == parsed.warning
+
+
+def test_a_truncated_feed_without_entries_is_still_not_a_feed() -> None:
+    parsed = parse_feed(EMPTY_RSS[:120], "https://example.org/feed.xml", {"content-type": "application/rss+xml"})
+    assert not parsed.is_feed and parsed.warning == "not a feed: no RSS or Atom content"
+
+
+GUIDS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Guids</title>
+<item><title>Words</title><guid>Correct Value</guid></item>
+<item><title>A word</title><guid isPermaLink="true">right</guid></item>
+<item><title>Permalink</title><guid>https://example.org/news/permalink</guid></item>
+<item><title>Not a permalink</title><guid isPermaLink="false">https://example.org/news/id-only</guid></item>
+<item><title>Relative link</title><link>/news/relative</link><guid>right-2</guid></item>
+<item><title>Spaced link</title><link>https://example.org/news/a b</link></item>
+<item><title>Spaced relative</title><link>Correct Value</link></item>
+</channel></rss>"""
+
+
+def test_only_absolute_links_or_absolute_permalink_guids_are_fetched() -> None:
+    # Before: "Correct Value" became https://example.org/Correct Value (a raw space) and was fetched.
+    parsed = parse_feed(GUIDS, "https://example.org/feed.xml")
+    assert [(e.title, e.url) for e in parsed.entries] == [
+        ("Permalink", "https://example.org/news/permalink"),
+        ("Relative link", "https://example.org/news/relative"),
+        ("Spaced link", "https://example.org/news/a%20b"),
+    ]
+    assert all(" " not in e.url for e in parsed.entries)
+    skipped = " | ".join(parsed.skipped)
+    for title in ("Words", "A word", "Not a permalink", "Spaced relative"):
+        assert f"entry '{title}': no usable link" in skipped
+
+
+def test_plain_text_titles_keep_what_looks_like_a_tag() -> None:
+    # Before: "Vector<int> and a < b" was stored as "Vector and a < b".
+    rss = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>C++ &amp; you</title>
+<item><title>Vector&lt;int&gt; and a &lt; b</title><link>https://example.org/1</link></item>
+<item><title>First &lt;b&gt;story&lt;/b&gt; &amp;amp; more</title><link>https://example.org/2</link></item>
+<item><title>Use &amp;lt;br&amp;gt; for breaks</title><link>https://example.org/3</link></item>
+</channel></rss>"""
+    titles = [e.title for e in parse_feed(rss, "https://example.org/feed.xml").entries]
+    assert titles == ["Vector<int> and a < b", "First story & more", "Use <br> for breaks"]
+    atom = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title type="text">List&lt;String&gt; news</title>
+<entry><title type="text">Map&lt;K, V&gt; &amp;amp; friends</title><id>urn:1</id><link href="https://example.org/a"/></entry>
+<entry><title type="html">&lt;em&gt;Big&lt;/em&gt; &amp;amp; bold</title><id>urn:2</id><link href="https://example.org/b"/></entry>
+</feed>"""
+    parsed = parse_feed(atom, "https://example.org/atom.xml")
+    assert parsed.title == "List<String> news"
+    assert [e.title for e in parsed.entries] == ["Map<K, V> &amp; friends", "Big & bold"]
+
+
+JAPANESE_TITLE = "東京で新しい経済対策が発表されました"
+JAPANESE_SUMMARY = "政府は本日、物価高に対応する新しい経済対策を発表した。"
+
+
+def legacy_feed(encoding: str, title: str, summary: str) -> bytes:
+    text = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>' + title + "</title>"
+        "<link>https://example.jp/</link><item><title>" + title + "</title>"
+        "<link>https://example.jp/1</link><description>" + summary + "</description></item></channel></rss>"
+    )
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "title", "summary"),
+    [
+        ("euc-jp", JAPANESE_TITLE, JAPANESE_SUMMARY),
+        ("shift_jis", JAPANESE_TITLE, JAPANESE_SUMMARY),
+        ("gb18030", "北京发布新的经济刺激政策", "政府今天宣布了新的经济刺激计划。"),
+        ("euc-kr", "서울에서 새로운 경제 정책 발표", "정부는 오늘 새로운 경제 대책을 발표했다."),
+        ("windows-1251", "Правительство объявило новые меры", "Сегодня правительство объявило о новых мерах."),
+    ],
+    ids=["euc-jp", "shift_jis", "gb18030", "euc-kr", "windows-1251"],
+)
+@pytest.mark.parametrize("content_type", ["application/rss+xml", "text/xml", None])
+def test_undeclared_legacy_encodings_are_detected(
+    encoding: str, title: str, summary: str, content_type: str | None
+) -> None:
+    # Before: read as windows-1252 and stored as mojibake ("Åìµþ¤Ç¿·¤·¤¤…").
+    headers = {"content-type": content_type} if content_type else {}
+    parsed = parse_feed(legacy_feed(encoding, title, summary), "https://example.jp/feed.xml", headers)
+    [entry] = parsed.entries
+    assert (parsed.title, entry.title, entry.summary) == (title, title, summary)
+    assert parsed.warning is not None and "no encoding declared; read as" in parsed.warning
+
+
+def test_western_legacy_feeds_still_read_as_windows_1252() -> None:
+    for title in ("Café à Paris", "Élection présidentielle : les résultats — «très serrés»",
+                  "Bundesregierung beschließt Maßnahmen für Ärzte"):
+        parsed = parse_feed(legacy_feed("cp1252", title, title), "https://example.org/feed.xml")
+        assert parsed.entries[0].title == title
+        assert parsed.warning == "no encoding declared; read as cp1252 (detected)"
+
+
+def test_declared_encodings_and_utf8_are_read_as_they_say() -> None:
+    declared = legacy_feed("euc-jp", JAPANESE_TITLE, JAPANESE_SUMMARY).replace(
+        b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="EUC-JP"?>'
+    )
+    parsed = parse_feed(declared, "https://example.jp/feed.xml")
+    assert parsed.entries[0].title == JAPANESE_TITLE and parsed.warning is None
+    utf8 = parse_feed(legacy_feed("utf-8", JAPANESE_TITLE, JAPANESE_SUMMARY), "https://example.jp/feed.xml")
+    assert utf8.entries[0].title == JAPANESE_TITLE and utf8.warning is None
+    by_header = parse_feed(legacy_feed("shift_jis", JAPANESE_TITLE, JAPANESE_SUMMARY), "https://example.jp/feed.xml",
+                           {"content-type": "application/rss+xml; charset=shift_jis"})
+    assert by_header.entries[0].title == JAPANESE_TITLE and by_header.warning is None

@@ -249,6 +249,7 @@ def test_alert_filters_on_page_and_api(client: TestClient, query: str, expected:
     [
         ("since=yesterday", "since: 'yesterday' is not a date"),
         ("until=28/11/2026", "until: '28/11/2026' is not a date"),
+        ("since=99999999999d", "since: '99999999999d' is too long; use at most 36500d"),
         ("min_score=high", "min_score: 'high' is not a number"),
         ("min_score=nan", "min_score: 'nan' is not a finite number"),
         ("limit=0", "limit: must be a whole number from 1 to 1000"),

@@ -13,7 +13,9 @@ import typer
 from flows.cli.common import (
     ConfigOption,
     FormatOption,
+    LimitOption,
     TableOrJson,
+    TextOrJson,
     database_session,
     fail,
     one_shot_run_settings,
@@ -23,6 +25,7 @@ from flows.cli.common import (
     quiet_prefect_environment,
     settings_from,
     terminal_safe,
+    topics_from,
 )
 
 app = typer.Typer(
@@ -31,18 +34,24 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help and errors: flags read as flags (--all / --no-all, not "--all <bool>"),
+    # and a usage error is one "Error: …" line, not a box that wraps it.
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
-
-
-
 
 
 class Engine(StrEnum):
     prefect = "prefect"
     plain = "plain"
 
+
+class ArticleStatus(StrEnum):
+    pending = "pending"
+    fetched = "fetched"
+    failed = "failed"
+    rejected = "rejected"
 
 
 
@@ -69,14 +78,14 @@ def _print_summary(counts: dict[str, int], problems: list[str]) -> None:
 
 def run_pass(config: Path | None, *, force: bool, engine: Engine) -> dict[str, Any]:
     """Run one pass (through Prefect unless ``engine`` is plain); returns the summary."""
-    settings = settings_from(config)
-    if not settings.feeds:
-        typer.echo("newswatch: no feeds configured; nothing to do", err=True)
+    settings = settings_from(config, "run")
     from storage.db import DatabaseNotReady
     from tasks.topics import TopicDefinitionError
 
     try:
         _check_ready(settings)
+        if not settings.feeds:
+            typer.echo(f"newswatch: {config} lists no feeds; nothing to fetch (add a feeds: list of url and name)", err=True)
         if engine is Engine.plain:
             from tasks.pass_driver import run_pass_plain
 
@@ -95,10 +104,23 @@ def run_pass(config: Path | None, *, force: bool, engine: Engine) -> dict[str, A
         resources.close_all()  # before interpreter exit tears down multiprocessing
 
 
+def _check_topic(session: Any, settings: Any, topic: str) -> None:
+    """``--topic`` must name a configured topic or one with stored alerts."""
+    from sqlalchemy import select
+
+    from storage.models import Alert
+
+    configured = {t.id for t in topics_from(settings).topics}
+    known = configured | set(session.scalars(select(Alert.topic_id).distinct()))
+    if topic not in known:
+        fail(f"--topic {topic!r}: no such topic (known: {', '.join(sorted(known)) or 'none'})")
+
+
 def _check_ready(settings: Any) -> None:
     """Fail early, with one line, on a database or topic problem (before Prefect starts)."""
     from tasks import resources
 
+    topics_from(settings)  # a topic mistake is one line, before anything is created
     resources.database(settings)
     resources.topic_set(settings)
 
@@ -106,13 +128,13 @@ def _check_ready(settings: Any) -> None:
 @app.command()
 def run(
     config: ConfigOption = None,
-    all_feeds: Annotated[bool, typer.Option("--all", help="Poll failing feeds too, ignoring their backoff.")] = False,
+    all_feeds: Annotated[bool, typer.Option("--all/--no-all", help="Poll failing feeds too, ignoring their backoff.")] = False,
     engine: Annotated[Engine, typer.Option(help="prefect (default) or plain: the same stages without Prefect.")] = Engine.prefect,
-    output: Annotated[str, typer.Option("--format", help="text or json summary.")] = "text",
+    output: Annotated[TextOrJson, typer.Option("--format", "-f", help="text or json summary.")] = TextOrJson.text,
 ) -> None:
     """Run one monitoring pass: fetch feeds and articles, match topics, record alerts."""
     result = run_pass(config, force=all_feeds, engine=engine)
-    if output == "json":
+    if output is TextOrJson.json:
         print_json(result)
     else:
         _print_summary(result["counts"], result["problems"])
@@ -124,16 +146,19 @@ def alerts(
     format: FormatOption = TableOrJson.table,
     topic: Annotated[str | None, typer.Option(help="Only this topic id.")] = None,
     since: Annotated[str | None, typer.Option(help="Only alerts updated since: 30d, 12h or a date.")] = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many (newest first).")] = None,
+    limit: LimitOption = None,
 ) -> None:
     """List alerts with their evidence and sources."""
     from storage.alerts import list_alerts
     from storage.clock import utcnow
     from storage.serialize import alerts_json
 
-    settings = settings_from(config)
-    with database_session(settings) as session:
-        found = list_alerts(session, topic=topic, since=parse_since(since, utcnow()), limit=limit)
+    settings = settings_from(config, "alerts")
+    moment = parse_since(since, utcnow())
+    with database_session(settings, read_only=True) as session:
+        if topic is not None:
+            _check_topic(session, settings, topic)
+        found = list_alerts(session, topic=topic, since=moment, limit=limit)
         if format is TableOrJson.json:
             print_json(alerts_json(session, found))
             return
@@ -151,8 +176,8 @@ def alerts(
 def articles(
     config: ConfigOption = None,
     format: FormatOption = TableOrJson.table,
-    status: Annotated[str | None, typer.Option(help="pending, fetched, failed or rejected.")] = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many (newest first).")] = None,
+    status: Annotated[ArticleStatus | None, typer.Option(help="Only articles in this state.")] = None,
+    limit: LimitOption = None,
 ) -> None:
     """List stored articles with their provenance."""
     from sqlalchemy import select
@@ -160,11 +185,11 @@ def articles(
     from storage.models import Article
     from storage.serialize import article_json
 
-    settings = settings_from(config)
-    with database_session(settings) as session:
+    settings = settings_from(config, "articles")
+    with database_session(settings, read_only=True) as session:
         query = select(Article).order_by(Article.id.desc())
         if status:
-            query = query.where(Article.status == status)
+            query = query.where(Article.status == status.value)
         if limit:
             query = query.limit(limit)
         found = list(session.scalars(query))
@@ -183,8 +208,8 @@ def feeds(config: ConfigOption = None, format: FormatOption = TableOrJson.table)
     """Each feed's state: status, last fetch, failures, next poll."""
     from storage.serialize import feeds_json
 
-    settings = settings_from(config)
-    with database_session(settings) as session:
+    settings = settings_from(config, "feeds")
+    with database_session(settings, read_only=True) as session:
         found = feeds_json(session)
     if format is TableOrJson.json:
         print_json(found)
@@ -193,10 +218,10 @@ def feeds(config: ConfigOption = None, format: FormatOption = TableOrJson.table)
         typer.echo("no feeds polled yet: run `newswatch run` first")
         return
     rows = [
-        [f["id"], f["status"], f["last_http_status"] or "", f["failures"], (f["last_fetched_at"] or "")[:16], (f["next_poll_at"] or "")[:16], f["articles"], f["name"] or "", f["url"]]
+        [f["id"], f["status"], f["last_http_status"] or "", f["failures"], (f["last_fetched_at"] or "")[:16], (f["next_poll_at"] or "")[:16], f["articles"], f["name"] or "", f["url"], f["warning"] or ""]
         for f in found
     ]
-    print_table(["id", "status", "http", "failures", "last fetch", "next poll", "articles", "name", "url"], rows, [5, 40, 4, 8, 16, 16, 8, 30, 80])
+    print_table(["id", "status", "http", "failures", "last fetch", "next poll", "articles", "name", "url", "warning"], rows, [5, 40, 4, 8, 16, 16, 8, 30, 80, 100])
 
 
 @db_app.command("upgrade")
@@ -204,7 +229,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
     """Create or migrate the database schema (run once per release on servers)."""
     from storage.db import DatabaseNotReady, open_database
 
-    settings = settings_from(config)
+    settings = settings_from(config, "db upgrade")
     try:
         db = open_database(settings.resolved_database_url, migrate=True)
     except DatabaseNotReady as exc:
@@ -221,18 +246,19 @@ def demo(
     engine: Annotated[Engine, typer.Option(help="prefect (default) or plain.")] = Engine.prefect,
 ) -> None:
     """Run a pass over the bundled offline sample, served on 127.0.0.1, and print the alerts."""
-    from flows.demo import run_demo
+    from flows.demo import DemoError, run_demo
 
-    run_demo(directory, engine=engine.value)
+    try:
+        run_demo(directory, engine=engine.value)
+    except DemoError as exc:
+        fail(str(exc))
 
 
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Run the monitor and deliver flows on the config's schedule until stopped (Ctrl-C)."""
-    settings = settings_from(config)
-    path = str(config.resolve()) if config else None
-    if path is None:
-        fail("serve needs --config FILE (or NEWSWATCH_CONFIG): the scheduled runs read it")
+    settings = settings_from(config, "serve")
+    path = str(config.resolve()) if config else ""
     _check_ready(settings)
     quiet_prefect_environment()
     from flows.local_server import ServerDidNotStart, local_prefect_server
@@ -288,7 +314,7 @@ def bootstrap(
 @app.command()
 def prune(config: ConfigOption = None) -> None:
     """Apply retention now: delete old articles no alert needs (retention.keep_articles_days)."""
-    settings = settings_from(config)
+    settings = settings_from(config, "prune")
     if not settings.retention.keep_articles_days:
         typer.echo("retention.keep_articles_days is not set: everything is kept")
         return

@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="The YAML config file.", envvar="NEWSWATCH_CONFIG"),
+    typer.Option("--config", "-c", help="The YAML config file (or set NEWSWATCH_CONFIG).", envvar="NEWSWATCH_CONFIG"),
 ]
 
 
@@ -36,6 +36,9 @@ class TextOrJson(StrEnum):
 
 
 FormatOption = Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")]
+LimitOption = Annotated[
+    int | None, typer.Option(min=1, max=1_000_000_000, help="At most this many (newest first).")
+]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -45,22 +48,63 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings_from(config: Path | None) -> Settings:
-    """Load the config or exit with its one-line message (never a traceback)."""
+CONFIG_ENV = "NEWSWATCH_CONFIG"
+
+
+def missing_config_message(command: str) -> str:
+    """What to say when ``command`` is given no config file."""
+    here = Path("newswatch.yaml")
+    hint = (
+        f"; there is one here: --config {here}" if here.is_file()
+        else "; `newswatch demo` writes an example to newswatch-demo/newswatch.yaml"
+    )
+    return f"{command} needs a config file: pass --config FILE or set {CONFIG_ENV}=FILE{hint}"
+
+
+def settings_from(config: Path | None, command: str | None = None) -> Settings:
+    """Load the config or exit with its one-line message (never a traceback).
+
+    With ``command``, a config file is required (the command would otherwise run on
+    defaults: no feeds, ./newswatch.db); without, the defaults serve.
+    """
+    if config is not None and not str(config).strip():
+        config = None  # NEWSWATCH_CONFIG= (set but empty) names no file
+    if config is None and command is not None:
+        fail(missing_config_message(command))
     try:
         return load_settings(config)
     except ConfigError as exc:
+        from_environment = config is not None and os.environ.get(CONFIG_ENV, "").strip() == str(config)
+        fail(f"{exc} (the file named by {CONFIG_ENV})" if from_environment else str(exc))
+
+
+def topics_from(settings: Settings) -> Any:
+    """The config's topics (its ``topics:`` setting, or the shipped ones), or exit with one line."""
+    from tasks.topics import TopicDefinitionError, load_topics
+
+    try:
+        return load_topics(settings.topics, settings.base_dir)
+    except TopicDefinitionError as exc:
+        message = str(exc)
+        if message.endswith("no such file or folder"):
+            message += "; check topics: in the config (relative paths start at the config file's folder)"
+        fail(message)
+
+
+def open_database_or_fail(settings: Settings, *, read_only: bool = False, migrate: bool | None = None) -> Any:
+    """The configured database, or exit with one line. ``read_only`` commands never create
+    a database, a SQLite file or its folder: a missing one is an error naming the path."""
+    from storage.db import DatabaseNotReady, open_database
+
+    try:
+        return open_database(settings.resolved_database_url, migrate=migrate, create=not read_only)
+    except DatabaseNotReady as exc:
         fail(str(exc))
 
 
 @contextmanager
-def database_session(settings: Settings, *, migrate: bool | None = None) -> Iterator[Any]:
-    from storage.db import DatabaseNotReady, open_database
-
-    try:
-        db = open_database(settings.resolved_database_url, migrate=migrate)
-    except DatabaseNotReady as exc:
-        fail(str(exc))
+def database_session(settings: Settings, *, read_only: bool = False, migrate: bool | None = None) -> Iterator[Any]:
+    db = open_database_or_fail(settings, read_only=read_only, migrate=migrate)
     try:
         with db.session() as session:
             yield session
@@ -91,22 +135,16 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(value: str | None, now: datetime) -> datetime | None:
-    """``30d``, ``12h``, ``2w`` or an ISO date/time; None passes through."""
+def parse_since(value: str | None, now: datetime, option: str = "--since") -> datetime | None:
+    """``30d``, ``12h``, ``2w`` or an ISO date/time (see tasks.durations); None passes through."""
     if not value:
         return None
-    match = _DURATION.match(value)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2).lower()]: float(match.group(1))})
+    from tasks.durations import DurationError, parse_moment
+
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"--since {value!r}: use a duration like 30d, 12h, 2w or an ISO date")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
+        return parse_moment(value, now)
+    except DurationError as exc:
+        fail(f"{option} {exc}")
 
 
 def quiet_prefect_environment() -> None:

@@ -17,6 +17,7 @@ from flows.cli.common import (
     ConfigOption,
     TableOrJson,
     fail,
+    open_database_or_fail,
     print_json,
     print_table,
     settings_from,
@@ -24,25 +25,11 @@ from flows.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from config.settings import Settings
     from storage.deliveries import SubscriberState
-
-
-
-
 
 class Channel(StrEnum):
     email = "email"
     slack = "slack"
-
-
-def _open(settings: Settings) -> Any:
-    from storage.db import DatabaseNotReady, open_database
-
-    try:
-        return open_database(settings.resolved_database_url)
-    except DatabaseNotReady as exc:
-        fail(str(exc))
 
 
 def _when(value: datetime | None) -> str:
@@ -57,8 +44,8 @@ def deliver_command(
     """Send pending alerts, updates and due digests by email and Slack."""
     from tasks.notify import deliver_pending
 
-    settings = settings_from(config)
-    db = _open(settings)
+    settings = settings_from(config, "deliver")
+    db = open_database_or_fail(settings)
     try:
         summary = deliver_pending(settings, limit=limit, database=db)
     finally:
@@ -104,8 +91,8 @@ def subscribers_command(
     """Subscribers: state, channels, last delivery, failures (never secrets)."""
     from storage.deliveries import subscriber_states
 
-    settings = settings_from(config)
-    db = _open(settings)
+    settings = settings_from(config, "subscribers")
+    db = open_database_or_fail(settings, read_only=True)
     try:
         with db.session() as session:
             states = subscriber_states(session, settings, datetime.now(UTC))
@@ -142,12 +129,12 @@ def preview_command(
     """Render the subscriber's next message (or the digest so far) without sending it."""
     from tasks.notify.preview import NothingToPreview, preview
 
-    settings = settings_from(config)
+    settings = settings_from(config, "preview")
     chosen = next((s for s in settings.subscribers if s.name == subscriber), None)
     if chosen is None:
         names = ", ".join(s.name for s in settings.subscribers) or "none configured"
         fail(f"no subscriber named {subscriber!r} (subscribers: {names})")
-    db = _open(settings)
+    db = open_database_or_fail(settings, read_only=True)
     try:
         with db.session() as session:
             result = preview(session, settings, chosen, channel.value, datetime.now(UTC))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from flows.cli.common import TableOrJson, TextOrJson
+from flows.cli.common import TableOrJson, TextOrJson, parse_since, topics_from
 from flows.cli.common import fail as _fail
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
@@ -62,13 +64,12 @@ def _topics(config: Path | None) -> TopicSet:
     """The config's topics (its topics: setting), or the shipped ones without a config."""
     from tasks.topics import TopicDefinitionError, load_topics
 
-    try:
-        if config is None:
+    if config is None:
+        try:
             return load_topics(None)
-        settings = _settings(config)
-        return load_topics(settings.topics, settings.base_dir)
-    except TopicDefinitionError as exc:
-        _fail(str(exc))
+        except TopicDefinitionError as exc:
+            _fail(str(exc))
+    return topics_from(_settings(config))
 
 
 def _known_topic(topics: TopicSet, topic_id: str) -> None:
@@ -109,6 +110,8 @@ def check(
     from tasks.topics import TopicDefinitionError, load_topics
     from tasks.topics.matcher import check_group_file
 
+    if not file.exists():
+        _fail(f"{file}: no such file or folder; give a topic YAML file or a folder of them")
     try:
         topics = load_topics(str(file), Path.cwd())
         groups = check_group_file(file) if file.is_file() else 0
@@ -159,6 +162,14 @@ def _document_from_html(html: bytes, url: str, charset: str | None = None) -> Do
 
 
 def _document_from_url(url: str, config: Path | None) -> Document:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        _fail(f"--url {url!r}: give an absolute http:// or https:// URL (or save the page and use --file)")
     try:
         from tasks.http import Fetcher, FetchPolicy
     except ImportError:
@@ -203,16 +214,12 @@ def backtest(
     """Dry run over stored articles: list what would have alerted. Creates and sends nothing."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tasks.topics import TopicDefinitionError, load_topics
     from tasks.topics.backtest import backtest as run_backtest
 
     settings = _settings(config)
-    try:
-        topics = load_topics(settings.topics, settings.base_dir)
-    except TopicDefinitionError as exc:
-        _fail(str(exc))
+    topics = topics_from(settings)
     _known_topic(topics, topic)
-    cutoff = _parse_since(since)
+    cutoff = parse_since(since, datetime.now(UTC))
     try:
         with _read_session(settings) as session:
             report = run_backtest(session, topics, topic, cutoff)
@@ -230,22 +237,6 @@ def backtest(
         evidence = hit.evidence[0]["text"] if hit.evidence else ""
         typer.echo(f"  #{hit.article_id:<6} {when}  score {hit.score:<6g} {_one_line(hit.title, 90)}")
         typer.echo(f"          {_one_line(evidence, 140)}")
-
-
-def _parse_since(value: str):  # type: ignore[no-untyped-def]
-    import re
-    from datetime import UTC, datetime, timedelta
-
-    now = datetime.now(UTC)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value, re.IGNORECASE)
-    if match:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match.group(2).lower()]
-        return now - timedelta(**{unit: float(match.group(1))})
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        _fail(f"--since {value!r}: use a duration like 30d, 12h, 2w or an ISO date")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _read_session(settings: Settings):  # type: ignore[no-untyped-def]
@@ -269,7 +260,7 @@ def _read_session(settings: Settings):  # type: ignore[no-untyped-def]
                 engine.dispose()
             return
         try:
-            db = open_database(settings.resolved_database_url, migrate=False)
+            db = open_database(settings.resolved_database_url, migrate=False, create=False)
         except DatabaseNotReady as exc:
             _fail(str(exc))
         try:
@@ -290,8 +281,8 @@ def evaluate(
     labels: Annotated[Path, typer.Option("--labels", help="JSONL: id, title, text and a 0/1 column per topic (foreign_campaigning …).")],
     config: ConfigOption = None,
     format: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")] = TableOrJson.table,
-    min_precision: Annotated[float | None, typer.Option(help="Exit 1 if any topic's precision is below this.")] = None,
-    min_recall: Annotated[float | None, typer.Option(help="Exit 1 if any topic's recall is below this.")] = None,
+    min_precision: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Exit 1 if any topic's precision is below this (0 to 1).")] = None,
+    min_recall: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Exit 1 if any topic's recall is below this (0 to 1).")] = None,
 ) -> None:
     """Precision, recall and F1 per topic on a labelled file, with the misclassified ids."""
     from tasks.topics.evaluation import LabelsError, read_labels, render_scores

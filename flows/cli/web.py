@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import ConfigOption, fail, settings_from
+from flows.cli.common import ConfigOption, fail, open_database_or_fail, settings_from
 
 
 def web_command(
@@ -15,12 +15,20 @@ def web_command(
     port: Annotated[int | None, typer.Option(help="Port (default: web.port, 8080).")] = None,
 ) -> None:
     """Serve the read-only web app: alerts, stories, topics, feeds, Atom feeds and a JSON API."""
-    from flows.web.server import ServeError, exposure_warning, listen_address, serve
+    from flows.web.server import (
+        ServeError,
+        check_port_free,
+        exposure_warning,
+        listen_address,
+        serve,
+    )
     from storage.db import DatabaseNotReady
 
-    settings = settings_from(config)
+    settings = settings_from(config, "web")
     try:
         listen = listen_address(settings, host, port)
+        check_port_free(listen)
+        open_database_or_fail(settings, read_only=True).dispose()  # a typo'd path is never created
         warning = exposure_warning(settings, listen)
         if warning:
             typer.echo(f"newswatch: warning: {warning}", err=True)

@@ -7,7 +7,6 @@ API and the CLI's ``--format json`` stay the same contract.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -18,14 +17,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Alert, Article, ArticleSource, Delivery, Story, Subscriber
 from storage.serialize import iso
+from tasks import durations
 
 # SQLite integers are 64-bit: a larger id in a URL is simply not found.
 MAX_ID = 2**63 - 1
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class FilterError(ValueError):
@@ -46,21 +44,10 @@ def parse_moment(name: str, value: str, now: datetime, *, end_of_day: bool = Fal
 
     A bare date used as an upper bound (``end_of_day``) means the end of that day.
     """
-    match = _DURATION.match(value)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2).lower()]: float(match.group(1))})
-    text = value.strip()
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise FilterError(
-            f"{name}: {value!r} is not a date; use 2026-11-20, 2026-11-20T08:00 or 30d, 12h, 2w"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    if end_of_day and len(text) == 10:  # a date without a time: include the whole day
-        parsed += timedelta(days=1) - timedelta(microseconds=1)
-    return parsed
+        return durations.parse_moment(value, now, end_of_day=end_of_day)
+    except durations.DurationError as exc:
+        raise FilterError(f"{name}: {exc}") from None
 
 
 def parse_alert_filter(params: dict[str, str], now: datetime) -> AlertFilter:

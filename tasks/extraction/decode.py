@@ -140,9 +140,10 @@ def decode_html(body: bytes, charset: str | None = None) -> tuple[str, str]:
     """Decode a page to text; returns (text, encoding used). Never raises.
 
     Order: a byte-order mark; the header charset, then the page's declared charset, each
-    only if the bytes really decode with it; then UTF-8; then windows-1252 with replacement
-    (the web's legacy default), so a latin-1 page with a wrong or missing label still reads
-    right. A single-byte label never wins over bytes that are valid non-ASCII UTF-8: a wrong
+    only if the bytes really decode with it; then UTF-8; then the encoding detected from the
+    bytes (tasks.charset: EUC-JP, GBK, windows-1251 …), windows-1252 (the web's legacy
+    default) when Latin text makes it a tie, so a latin-1 page with a wrong or missing label
+    still reads right. A single-byte label never wins over bytes that are valid non-ASCII UTF-8: a wrong
     label is far likelier than Latin text that happens to be valid UTF-8.
     """
     for bom, encoding in _BOMS:
@@ -167,7 +168,10 @@ def decode_html(body: bytes, charset: str | None = None) -> tuple[str, str]:
         return utf8_text, "utf-8"
     if _mostly_utf8(body):
         return body.decode("utf-8", "replace"), "utf-8"
-    return body.decode("cp1252", "replace"), "cp1252"
+    from tasks.charset import detect_legacy_encoding
+
+    detected = detect_legacy_encoding(body) or "cp1252"
+    return body.decode(detected, "replace"), detected
 
 
 def _is_single_byte(codec: str) -> bool:

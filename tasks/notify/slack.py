@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from tasks.notify.outcome import SendError, Sent
+from tasks.retry_after import parse_retry_after
 
 PERMANENT_STATUSES = {400, 401, 403, 404, 410}  # bad payload, revoked or unknown webhook
 DEFAULT_RETRY_AFTER_SECONDS = 30.0
 TIMEOUT = httpx.Timeout(15.0, connect=10.0)
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
 def post_to_slack(
@@ -55,13 +36,13 @@ def post_to_slack(
     if response.status_code == 200:
         return Sent(response=answer)
     if response.status_code == 429:
-        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        wait = parse_retry_after(response.headers.get("Retry-After"))
         raise SendError(
             f"Slack rate limit: {answer}", transient=True, response=answer,
             retry_after=wait if wait is not None else DEFAULT_RETRY_AFTER_SECONDS,
         )
     if response.status_code >= 500:
         raise SendError(f"Slack server error: {answer}", transient=True, response=answer,
-                        retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+                        retry_after=parse_retry_after(response.headers.get("Retry-After")))
     transient = response.status_code not in PERMANENT_STATUSES and response.status_code in (408, 425)
     raise SendError(f"Slack refused the message: {answer}", transient=transient, response=answer)
