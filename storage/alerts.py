@@ -26,6 +26,8 @@ class MatchRecord:
     score: float
     version: str
     evidence: list[dict[str, Any]]
+    # A topic with a learned layer: its probability, threshold and largest contributions.
+    learned: dict[str, Any] | None = None
 
 
 @dataclass
@@ -114,7 +116,8 @@ def _add_match(session: Session, alert: Alert, article: Article, match: MatchRec
         AlertMatch.__table__,
         [{
             "alert_id": alert.id, "article_id": article.id, "score": match.score,
-            "topic_version": match.version, "evidence": match.evidence, "matched_at": now,
+            "topic_version": match.version, "evidence": match.evidence, "learned": match.learned,
+            "matched_at": now,
         }],
         ["alert_id", "article_id"],
     )

@@ -287,6 +287,8 @@ class AlertMatch(Base):
     score: Mapped[float] = mapped_column(Float)
     topic_version: Mapped[str | None] = mapped_column(String(64))
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # The learned layer's part in the decision (probability, threshold, top contributions).
+    learned: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     matched_at: Mapped[datetime]
 
     alert: Mapped[Alert] = relationship(back_populates="matches")

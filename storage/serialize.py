@@ -56,6 +56,7 @@ def alert_source_json(article: Article, matched: AlertMatch | None) -> dict[str,
         "matched": matched is not None,
         "score": matched.score if matched else None,
         "evidence": matched.evidence if matched else [],
+        "learned": matched.learned if matched else None,
         "feeds": feeds,
     }
 

@@ -88,7 +88,8 @@ def list_topics(
     if format is TableOrJson.json:
         _print_json([
             {"id": t.id, "name": t.name, "version": t.version, "description": t.description,
-             "file": t.file, "min_score": t.min_score, "rules": [r.name for r in t.rules]}
+             "file": t.file, "min_score": t.min_score, "rules": [r.name for r in t.rules],
+             "features": sorted(t.features), "learned": _learned_summary(t)}
             for t in topics.topics
         ])
         return
@@ -100,6 +101,42 @@ def list_topics(
         typer.echo(f"    {_one_line(t.description, 150)}")
         typer.echo(f"    {len(t.rules)} rule(s), {len(t.weighted_terms)} weighted term(s), "
                    f"threshold {t.min_score:g}; from {t.file}")
+        learned = _learned_summary(t)
+        if learned is not None:
+            typer.echo(f"    learned layer v{learned['version']} ({learned['file']}): consulted from score "
+                       f"{learned['consult_from']:g}, alerts from probability {learned['threshold']:.2f}")
+            typer.echo(f"    trained {learned['created_at'] or '?'} on {learned['trained_on']}")
+            for name, figures in learned["figures"].items():
+                typer.echo(f"    {name}: {_figures_line(figures)}")
+
+
+def _learned_summary(topic: Any) -> dict[str, Any] | None:
+    layer = topic.learned
+    if layer is None:
+        return None
+    training = layer.training
+    labels = ", ".join(training.get("labels") or []) or "labelled articles"
+    return {
+        "version": layer.version,
+        "file": layer.path,
+        "created_at": layer.created_at,
+        "consult_from": layer.consult_from,
+        "threshold": layer.threshold,
+        "features": len(layer.features),
+        "words": len(layer.words),
+        "trained_on": f"{training.get('articles', '?')} articles ({training.get('positives', '?')} relevant) from {labels}",
+        "forced": bool(training.get("forced")),
+        "figures": training.get("figures") or {},
+    }
+
+
+def _figures_line(figures: dict[str, Any]) -> str:
+    def interval(key: str) -> str:
+        low, high = figures.get(key) or (None, None)
+        return f" [{low:.2f}–{high:.2f}]" if low is not None else ""
+
+    return (f"precision {figures['precision']:.3f}{interval('precision_95')}, "
+            f"recall {figures['recall']:.3f}{interval('recall_95')}, F1 {figures['f1']:.3f}")
 
 
 @app.command()
@@ -283,8 +320,13 @@ def evaluate(
     format: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")] = TableOrJson.table,
     min_precision: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Exit 1 if any topic's precision is below this (0 to 1).")] = None,
     min_recall: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Exit 1 if any topic's recall is below this (0 to 1).")] = None,
+    split: Annotated[str | None, typer.Option(help="Use only rows whose split column has this value (e.g. check).")] = None,
 ) -> None:
-    """Precision, recall and F1 per topic on a labelled file, with the misclassified ids."""
+    """Precision, recall and F1 per topic on a labelled file, with the misclassified ids.
+
+    The verdicts are the topics' own (rules and learned layer). A layer scored on the
+    articles it was trained on looks better than it is: score a split it never saw.
+    """
     from tasks.topics.evaluation import LabelsError, read_labels, render_scores
     from tasks.topics.evaluation import evaluate as score
 
@@ -293,6 +335,11 @@ def evaluate(
         articles = read_labels(labels)
     except LabelsError as exc:
         _fail(str(exc))
+    if split is not None:
+        found = sorted({a.split for a in articles if a.split is not None})
+        articles = [a for a in articles if a.split == split]
+        if not articles:
+            _fail(f"{labels}: no rows with split {split!r} (found: {', '.join(found) or 'no split column'})")
     scores = score(topics, articles)
     if not scores:
         _fail(f"{labels}: no label column for any topic (expected one of: "
@@ -311,3 +358,115 @@ def evaluate(
             typer.echo(f"below the floor: {', '.join(below)}", err=True)
     if below:
         raise typer.Exit(EXIT_FOUND_PROBLEMS)
+
+
+@app.command()
+def train(
+    topic: Annotated[str, typer.Argument(help="The topic id.")],
+    labels: Annotated[list[Path], typer.Option("--labels", help="JSONL of labelled articles (repeat for several files).")],
+    config: ConfigOption = None,
+    split: Annotated[str | None, typer.Option(help="Use only rows whose split column has this value (e.g. tune).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Where to write the layer (default: the topic's learned: file, else TOPIC.learned.json beside the topic).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the current layer even if the figures say the new one is worse (recorded in the layer).")] = False,
+    words: Annotated[bool | None, typer.Option("--words/--no-words", help="Also weigh words and word pairs (default: as the current layer, else no).")] = None,
+    regularisation: Annotated[float | None, typer.Option(min=1e-6, max=1e6, help="C of the logistic model: smaller is simpler (default: as the current layer, else 0.03).")] = None,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f", help="text or json.")] = TextOrJson.text,
+) -> None:
+    """Train the topic's learned layer from labelled articles, with cross-validated figures.
+
+    Prints the figures before (the rules alone, and the current layer as it is) and after
+    (nested cross-validation of the new training), and refuses to replace a layer that
+    the figures say is worse unless --force is given.
+    """
+    from dataclasses import replace
+
+    from tasks.topics.evaluation import LabelsError, label_column, read_labels
+    from tasks.topics.training import (
+        TrainingSettings,
+        cross_validate,
+        examples,
+        layer_figures,
+        rules_figures,
+        train_layer,
+    )
+
+    topics = _topics(config)
+    _known_topic(topics, topic)
+    chosen = topics.get(topic)
+    articles = []
+    try:
+        for path in labels:
+            articles += [a for a in read_labels(path) if split is None or a.split == split]
+    except LabelsError as exc:
+        _fail(str(exc))
+    data = examples(chosen, articles)
+    column = label_column(chosen.id)
+    positives = sum(e.label for e in data)
+    current = chosen.learned
+    base = TrainingSettings(**(current.training.get("settings") or {})) if current is not None else TrainingSettings()
+    settings = replace(
+        base,
+        words=base.words if words is None else words,
+        regularisation=base.regularisation if regularisation is None else regularisation,
+    )
+    if positives < settings.folds or len(data) - positives < settings.folds:
+        _fail(f"{chosen.id}: {len(data)} article(s) carry a {column} label, {positives} relevant;"
+              f" training needs at least {settings.folds} of each (label more articles)")
+
+    rules_alone = rules_figures(chosen, data)
+    current_figures = layer_figures(current, chosen, data) if current is not None else None
+    after = cross_validate(replace(chosen, learned=None), data, settings)
+    worse = current_figures is not None and after.f1 < current_figures.f1
+    report = {
+        "topic": chosen.id,
+        "articles": len(data),
+        "relevant": positives,
+        "settings": settings.to_dict(),
+        "before": {"rules_alone": rules_alone.to_dict(),
+                   "current_layer": current_figures.to_dict() if current_figures else None},
+        "after": {"cross_validated": after.to_dict()},
+        "replaced": False,
+    }
+    if format is TextOrJson.text:
+        typer.echo(f"{chosen.id}: {len(data)} labelled article(s), {positives} relevant")
+        typer.echo(f"  before  rules alone:            {_figures_line(rules_alone.to_dict())}")
+        if current_figures is not None:
+            typer.echo(f"  before  current layer v{current.version}: {_figures_line(current_figures.to_dict())}")  # type: ignore[union-attr]
+        typer.echo(f"  after   new layer, {settings.folds}-fold CV x{settings.repeats}: {_figures_line(after.to_dict())}")
+    if worse and not force:
+        if format is TextOrJson.json:
+            _print_json(report)
+        typer.echo(
+            f"newswatch: not replacing the layer of {chosen.id}: cross-validated F1 {after.f1:.3f} is below the"
+            f" current layer's {current_figures.f1:.3f} on these labels (use --force to replace it anyway)",  # type: ignore[union-attr]
+            err=True,
+        )
+        raise typer.Exit(EXIT_FOUND_PROBLEMS)
+
+    record = {
+        "labels": [p.name + (f" (split {split})" if split else "") for p in labels],
+        "figures": {"cross_validated": after.to_dict(), "rules_alone": rules_alone.to_dict()},
+        "forced": bool(worse and force),
+    }
+    if current is not None:
+        record["replaces"] = current.version
+    layer = train_layer(replace(chosen, learned=None), data, settings, record)
+    target = output or _layer_path(chosen)
+    try:
+        layer.write(target)
+    except OSError as exc:
+        _fail(f"{target}: cannot write the layer: {exc.strerror or exc}")
+    report.update({"replaced": True, "file": str(target), "version": layer.version})
+    if format is TextOrJson.json:
+        _print_json(report)
+        return
+    typer.echo(f"wrote {target} (version {layer.version}, probability threshold {layer.threshold:.2f})")
+    if current is None or (current.path and Path(current.path).resolve() != target.resolve()):
+        typer.echo(f"to use it, add to the topic {chosen.id!r}:  learned: {target.name}")
+
+
+def _layer_path(topic: Any) -> Path:
+    if topic.learned is not None and topic.learned.path:
+        return Path(topic.learned.path)
+    folder = Path(topic.file).parent if topic.file and Path(topic.file).is_file() else Path.cwd()
+    return folder / f"{topic.id}.learned.json"

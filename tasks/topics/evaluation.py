@@ -8,6 +8,7 @@ replaced by "_" (``foreign_campaigning`` for ``foreign-campaigning``).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ class LabelledArticle:
     id: str
     document: Document
     labels: dict[str, int]
+    split: str | None = None  # the file's ``split`` column, where it has one (tune / check)
 
 
 @dataclass
@@ -67,6 +69,17 @@ class TopicScores:
         }
 
 
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a proportion: honest for small counts."""
+    if trials <= 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = p + z * z / (2 * trials)
+    margin = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return (max(0.0, (centre - margin) / denominator), min(1.0, (centre + margin) / denominator))
+
+
 def label_column(topic_id: str) -> str:
     return topic_id.replace("-", "_")
 
@@ -104,6 +117,7 @@ def read_labels(path: Path) -> list[LabelledArticle]:
                     url=row.get("url"),
                 ),
                 labels=labels,
+                split=str(row["split"]) if row.get("split") is not None else None,
             )
         )
     return articles

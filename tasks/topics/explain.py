@@ -1,17 +1,19 @@
-"""Why a topic matched a document or not, term by term, as data and as plain text."""
+"""Why a topic matched a document or not, term by term: a rendering of its :class:`TopicScore`.
+
+Nothing here decides anything: the verdict, the score and the reasons come from
+:func:`tasks.topics.scoring.score_topic`, the one place a topic decides.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from tasks.topics.engine import DocumentIndex
-from tasks.topics.loader import Topic
-from tasks.topics.matcher import RuleOutcome, language_allowed, leaf_terms, source_allowed
-from tasks.topics.model import Document
+from tasks.topics.query import And, AnyOf, DifferentOf, InField, Near, Node, Not, Or, Sentence, Term
+from tasks.topics.scoring import RuleOutcome, TopicScore, rule_outcome
 
-if TYPE_CHECKING:
-    from tasks.topics.matcher import TopicSet
+EVIDENCE_PER_RULE = 5
 
 
 @dataclass
@@ -56,17 +58,33 @@ class Explanation:
     rules: list[RuleExplanation] = field(default_factory=list)
     weighted_terms: list[WeightedExplanation] = field(default_factory=list)
     exclusions: list[RuleExplanation] = field(default_factory=list)
+    learned: dict[str, Any] | None = None  # probability, threshold, top contributions
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # as an alert would carry it
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
 
     def render(self) -> str:
         return render_explanation(self)
 
 
-def _term_counts(node: Any, index: DocumentIndex) -> list[TermCount]:
+def leaf_terms(node: Node) -> list[Term]:
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, AnyOf):
+        return list(node.terms)
+    if isinstance(node, And | Or | Sentence):
+        return [t for c in node.children for t in leaf_terms(c)]
+    if isinstance(node, Near):
+        return leaf_terms(node.left) + leaf_terms(node.right)
+    if isinstance(node, Not | InField):
+        return leaf_terms(node.child)
+    if isinstance(node, DifferentOf):
+        return leaf_terms(node.group)
+    return []
+
+
+def _term_counts(node: Node, index: DocumentIndex) -> list[TermCount]:
     counts: dict[str, TermCount] = {}
     for term in leaf_terms(node):
         if term.key in counts:
@@ -77,16 +95,20 @@ def _term_counts(node: Any, index: DocumentIndex) -> list[TermCount]:
     return list(counts.values())
 
 
-def _rule_explanation(outcome: RuleOutcome, index: DocumentIndex, kind: str) -> RuleExplanation:
+def _sentences(hits: Any, index: DocumentIndex, rule: str, weight: float) -> list[dict[str, Any]]:
     seen: set[tuple[str, int]] = set()
     evidence = []
-    for hit in outcome.hits:
+    for hit in hits:
         place = index.sentence_key(hit)
         if place not in seen:
             seen.add(place)
-            evidence.append(index.evidence(hit, outcome.rule.name, outcome.rule.weight))
-        if len(evidence) >= 5:
+            evidence.append(index.evidence(hit, rule, weight))
+        if len(evidence) >= EVIDENCE_PER_RULE:
             break
+    return evidence
+
+
+def _rule_explanation(outcome: RuleOutcome, index: DocumentIndex, kind: str) -> RuleExplanation:
     return RuleExplanation(
         name=outcome.rule.name,
         query=outcome.rule.query,
@@ -97,51 +119,33 @@ def _rule_explanation(outcome: RuleOutcome, index: DocumentIndex, kind: str) -> 
         contribution=outcome.contribution + 0.0,
         required=outcome.rule.required,
         terms=_term_counts(outcome.rule.node, index),
-        evidence=evidence,
+        evidence=_sentences(outcome.hits, index, outcome.rule.name, outcome.rule.weight),
     )
 
 
-def explain_topic(topic_set: TopicSet, topic: Topic, doc: Document) -> Explanation:
-    index = topic_set.index(doc)
-    reasons: list[str] = []
-    rules = [_rule_explanation(topic_set.rule_outcome(r, index), index, "rule") for r in topic.rules]
-    weighted = [
-        WeightedExplanation(
-            w.written, w.weight, n, w.weight * n + 0.0,
-            [index.evidence(h, f"weighted term {w.written}", w.weight) for h in hits[:3]],
-        )
-        for w, n, hits in topic_set.weighted_counts(topic, index)
-    ]
-    exclusions = [_rule_explanation(topic_set.rule_outcome(r, index), index, "exclude") for r in topic.exclude]
-    score = round(sum(r.contribution for r in rules) + sum(w.contribution for w in weighted), 3)
-    matched = True
-    if not language_allowed(topic, doc):
-        matched = False
-        reasons.append(f"language {doc.language!r} is not one of {sorted(topic.languages or [])}")
-    if not source_allowed(topic, doc):
-        matched = False
-        reasons.append(f"source {doc.source or doc.url!r} is excluded by the topic's sources")
-    for rule in rules:
-        if rule.required and not rule.fired:
-            matched = False
-            reasons.append(f"required rule {rule.name!r} did not match")
-    if score < topic.min_score:
-        matched = False
-        reasons.append(f"score {score:g} is below the threshold {topic.min_score:g}")
-    for rule in exclusions:
-        if rule.fired:
-            matched = False
-            words = ", ".join(rule.evidence[0]["words"]) if rule.evidence else ""
-            reasons.append(f"exclusion {rule.name!r} matched" + (f" ({words})" if words else ""))
-    if matched:
-        fired = [r.name for r in rules if r.fired] + [w.term for w in weighted if w.count]
-        reasons.append(
-            f"score {score:g} reaches the threshold {topic.min_score:g} ({', '.join(fired)})"
-        )
+def explain_score(scored: TopicScore, index: DocumentIndex) -> Explanation:
+    """The explanation of a complete score (``score_topic(..., complete=True)``)."""
+    topic = scored.topic
+    exclusions = scored.exclusions or [rule_outcome(r, index) for r in topic.exclude]
     return Explanation(
-        topic_id=topic.id, topic_name=topic.name, version=topic.version, matched=matched,
-        score=score, min_score=topic.min_score, reasons=reasons, rules=rules,
-        weighted_terms=weighted, exclusions=exclusions,
+        topic_id=topic.id,
+        topic_name=topic.name,
+        version=topic.version,
+        matched=scored.matched,
+        score=scored.score,
+        min_score=scored.threshold,
+        reasons=list(scored.reasons),
+        rules=[_rule_explanation(o, index, "rule") for o in scored.rules],
+        weighted_terms=[
+            WeightedExplanation(
+                w.term.written, w.term.weight, w.count, w.contribution + 0.0,
+                _sentences(w.hits[:3], index, f"weighted term {w.term.written}", w.term.weight),
+            )
+            for w in scored.weighted
+        ],
+        exclusions=[_rule_explanation(o, index, "exclude") for o in exclusions],
+        learned=scored.learned.to_dict() if scored.learned is not None else None,
+        evidence=scored.evidence(index) if scored.matched else [],
     )
 
 
@@ -191,4 +195,22 @@ def render_explanation(explanation: Explanation) -> str:
             lines.append(f" {mark} {w.term}: weight {w.weight:g} x {w.count} = {w.contribution:g}")
             for item in w.evidence[:1]:
                 lines.append(f"     > {_quote(item)}")
+    if e.learned is not None:
+        lines += _render_learned(e.learned)
     return "\n".join(lines)
+
+
+def _render_learned(learned: dict[str, Any]) -> list[str]:
+    verdict = "accepts" if learned["accepted"] else "rejects"
+    lines = [
+        "",
+        f"Learned layer v{learned['version']}: probability {learned['probability']:.2f},"
+        f" threshold {learned['threshold']:.2f}: {verdict}",
+        "  largest contributions (log-odds; + for the topic, - against):",
+    ]
+    for part in learned["contributions"]:
+        lines.append(
+            f"   {part['contribution']:+.2f}  {part['feature']}"
+            f" (value {part['value']:.3g} x weight {part['weight']:+.3g})"
+        )
+    return lines

@@ -18,6 +18,9 @@ from typing import Any
 import yaml
 
 from tasks.topics.errors import TopicDefinitionError
+from tasks.topics.features import MEASURES
+from tasks.topics.learned import LearnedLayer
+from tasks.topics.model import language_code
 from tasks.topics.query import (
     And,
     AnyOf,
@@ -32,6 +35,7 @@ from tasks.topics.query import (
     Term,
     parse_query,
     parse_term,
+    render,
 )
 
 TOPIC_KEYS = {
@@ -47,11 +51,14 @@ TOPIC_KEYS = {
     "max_count_per_term": "how many times one weighted term counts (default 3)",
     "min_score": "the score at which the topic fires (default 1)",
     "exclude": "queries that stop the topic firing",
+    "features": "named queries the learned layer measures (headline, lead, sentences, share)",
+    "learned": "the learned layer's JSON file, beside the topic (see docs/topics.md)",
 }
-RULE_KEYS = {"name", "query", "weight", "required", "per_sentence", "max_count"}
+RULE_KEYS = {"name", "query", "weight", "required", "per_sentence", "max_count", "decisive"}
 TOPIC_ID = re.compile(r"[a-z0-9][a-z0-9\-]{0,99}")
 GROUP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 DEFAULT_MAX_COUNT = 5
+FEATURE_SIDES = {"for": 1, "against": -1, "either": 0}
 
 
 # Where a value came from in its YAML file ------------------------------------------
@@ -116,6 +123,10 @@ class Rule:
     node: Node
     weight: float = 1.0
     required: bool = False
+    # With a learned layer: when this rule fires and the score reaches min_score, the
+    # rules decide and the layer cannot hold the topic back (a headline that names the
+    # subject is the subject; a kind of story the labelled set rarely shows stays found).
+    decisive: bool = False
     per_sentence: bool = False
     max_count: int = DEFAULT_MAX_COUNT
 
@@ -143,6 +154,36 @@ class Topic:
     sources_exclude: tuple[str, ...] = ()
     file: str | None = None
     definition: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, Node] = field(default_factory=dict)
+    # The side a feature's evidence is on: +1 for the topic, -1 against it, 0 either.
+    feature_sides: dict[str, int] = field(default_factory=dict)
+    learned: LearnedLayer | None = None
+
+    @property
+    def rules_threshold(self) -> float:
+        """The rules' score from which the topic can alert: ``min_score``, or, with a learned
+        layer, the score from which the layer is consulted (it then decides)."""
+        return self.learned.consult_from if self.learned is not None else self.min_score
+
+    def feature_names(self) -> set[str]:
+        """Every feature a learned layer may weigh for this topic."""
+        names = {"rules.score"} | {f"rule:{r.name}" for r in self.rules}
+        return names | {f"{name}.{m}" for name in self.features for m in MEASURES}
+
+    def side_of(self, feature: str) -> int:
+        """+1: may only count for the topic; -1: only against it; 0: either way.
+
+        The editor says which side a feature query is on; a rule's side is the sign of its
+        weight, and the rules' score counts for the topic. The learned layer only learns how
+        much each counts, so a kind of story the labelled set rarely shows (consultants,
+        donations) is never held against the topic because of an accident of that set.
+        """
+        if feature == "rules.score":
+            return 1
+        if feature.startswith("rule:"):
+            rule = next((r for r in self.rules if r.name == feature[5:]), None)
+            return 0 if rule is None else (1 if rule.weight > 0 else -1)
+        return self.feature_sides.get(feature.rsplit(".", 1)[0], 0)
 
 
 # Groups ----------------------------------------------------------------------------
@@ -289,11 +330,14 @@ def used_groups(node: Node) -> dict[str, list[str]]:
 
 
 class _TopicReader:
-    def __init__(self, raw: dict[str, Any], origin: str, groups: GroupTable) -> None:
+    def __init__(self, raw: dict[str, Any], origin: str, groups: GroupTable, base_dir: Path | None = None) -> None:
         self.raw = raw
         self.origin = origin
         self.topic_id: str | None = None
         self.groups = groups
+        # Files a topic names (its learned layer) are found beside the topic's own file.
+        origin_path = Path(origin)
+        self.base_dir = origin_path.parent if origin_path.is_file() else (base_dir or Path.cwd())
 
     def fail(self, detail: str, where: str | None = None, at: Any = None) -> TopicDefinitionError:
         return TopicDefinitionError(
@@ -370,6 +414,7 @@ class _TopicReader:
             node=node,
             weight=weight,
             required=self.flag(raw.get("required", False), "required", where),
+            decisive=self.flag(raw.get("decisive", False), "decisive", where),
             per_sentence=self.flag(raw.get("per_sentence", False), "per_sentence", where),
             max_count=max_count,
         )
@@ -432,8 +477,9 @@ class _TopicReader:
                 languages = [languages]
             if not isinstance(languages, list) or not all(isinstance(x, str) and x.strip() for x in languages):
                 raise self.fail("languages: expected a list of language codes, like [en, fr]", at=languages)
-            languages = frozenset(x.strip().lower().split("-")[0] for x in languages)
+            languages = frozenset(language_code(x) for x in languages)
         include, exclude_sources = self.sources(raw.get("sources"))
+        features, feature_sides = self.features(raw.get("features"))
 
         name = raw.get("name", self.topic_id)
         description = raw.get("description", "")
@@ -442,7 +488,7 @@ class _TopicReader:
         definition = {
             "id": self.topic_id,
             "rules": [
-                {"name": r.name, "query": r.query, "weight": r.weight, "required": r.required,
+                {"name": r.name, "query": r.query, "weight": r.weight, "required": r.required, "decisive": r.decisive,
                  "per_sentence": r.per_sentence, "max_count": r.max_count} for r in rules
             ],
             "weighted_terms": {w.written: w.weight for w in weighted},
@@ -453,13 +499,20 @@ class _TopicReader:
             "sources": {"include": list(include), "exclude": list(exclude_sources)},
             "groups": {},
         }
-        for node in [r.node for r in rules + exclude] + [w.node for w in weighted]:
+        if features:
+            definition["features"] = {
+                name: [feature_sides[name], render(node)] for name, node in features.items()
+            }
+        for node in [r.node for r in rules + exclude] + [w.node for w in weighted] + list(features.values()):
             definition["groups"].update(used_groups(node))
         definition["groups"] = dict(sorted(definition["groups"].items()))
+        learned = self.learned_layer(raw.get("learned"))
+        if learned is not None:
+            definition["learned"] = learned.version
         version = hashlib.sha256(
             json.dumps(definition, sort_keys=True, ensure_ascii=False).encode()
         ).hexdigest()[:12]
-        return Topic(
+        topic = Topic(
             id=self.topic_id,
             name=str(name).strip(),
             description=" ".join(str(description).split()),
@@ -474,7 +527,46 @@ class _TopicReader:
             sources_exclude=exclude_sources,
             file=self.origin,
             definition=definition,
+            features=features,
+            feature_sides=feature_sides,
+            learned=learned,
         )
+        if learned is not None:
+            learned.check_features(topic.feature_names(), topic.id)
+        return topic
+
+    def features(self, raw: Any) -> tuple[dict[str, Node], dict[str, int]]:
+        """Feature queries, under ``for:``, ``against:`` or ``either:`` (see :meth:`Topic.side_of`)."""
+        if raw is None:
+            return {}, {}
+        example = "for: {pair: SENTENCE(@uk, @us)}, against: {…}, either: {…}"
+        if not isinstance(raw, dict) or set(map(str, raw)) - set(FEATURE_SIDES):
+            raise self.fail(f"features: expected for:, against: and either: mappings of name to query, like  {example}", at=raw)
+        features: dict[str, Node] = {}
+        sides: dict[str, int] = {}
+        for side_name, side in FEATURE_SIDES.items():
+            named = raw.get(side_name) or {}
+            if not isinstance(named, dict):
+                raise self.fail(f"features.{side_name}: expected a mapping of name to query", at=named)
+            for name, query in named.items():
+                if not isinstance(name, str) or not GROUP_NAME.fullmatch(name):
+                    raise self.fail(f"feature name {name!r} should be letters, digits and _ (like pair_in_title)", at=name)
+                if name in features:
+                    raise self.fail(f"feature {name!r} is named twice")
+                features[name] = self.query(query, f"feature {name!r}")
+                sides[name] = side
+        return features, sides
+
+    def learned_layer(self, raw: Any) -> LearnedLayer | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not raw.strip():
+            raise self.fail("learned: expected the file name of the topic's learned layer (JSON)", at=raw)
+        path = Path(raw.strip()).expanduser()
+        if not path.is_absolute():
+            path = self.base_dir / path
+        assert self.topic_id is not None
+        return LearnedLayer.load(path, self.topic_id)
 
     def sources(self, raw: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if raw is None:
@@ -518,7 +610,9 @@ def split_file(data: Any, origin: str) -> tuple[list[Any], dict[str, Any]]:
 
 
 def read_topics(
-    entries: list[tuple[list[Any], str, dict[str, Any]]], shared: list[tuple[dict[str, Any], str]]
+    entries: list[tuple[list[Any], str, dict[str, Any]]],
+    shared: list[tuple[dict[str, Any], str]],
+    base_dir: Path | None = None,
 ) -> list[Topic]:
     """Topics from (raw topics, origin, file groups) entries, with shared group layers."""
     topics: list[Topic] = []
@@ -530,7 +624,7 @@ def read_topics(
                 raise TopicDefinitionError(
                     f"topic {n + 1}: expected a mapping with id:, name:, rules: …", file=origin
                 )
-            topic = _TopicReader(raw, origin, GroupTable(layers)).read()
+            topic = _TopicReader(raw, origin, GroupTable(layers), base_dir).read()
             if topic.id in seen:
                 raise TopicDefinitionError(
                     f"the id is already used by a topic in {seen[topic.id]}", file=origin, topic=topic.id

@@ -31,3 +31,9 @@ class TopicMatch:
     score: float
     version: str
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    learned: dict[str, Any] | None = None  # the learned layer's probability and contributions
+
+
+def language_code(code: str) -> str:
+    """The primary language of a code as topics compare it: ``pt_BR``, ``pt-br``, ``PT`` → ``pt``."""
+    return code.strip().lower().replace("_", "-").split("-")[0]
