@@ -3,9 +3,9 @@
 What is searched: an alert's title and evidence, and the titles and text of its story's
 articles (``SearchDocument`` rows, written in the alert's transaction). Both engines must
 find the same alerts, so the words are cut here, once, the same way for documents and
-queries: lower case, runs of letters and digits (``uk-us`` is the two words ``uk us``),
-accents kept (``café`` is not ``cafe``), no stemming, no stop words. The engines then
-only look words up.
+queries: case-folded (``Straße`` is ``strasse``, a final ``ς`` is ``σ``), runs of letters
+and digits (``uk-us`` is the two words ``uk us``), accents kept (``café`` is not
+``cafe``), no stemming, no stop words. The engines then only look words up.
 
 The query language, for a desk: words (all must appear, anywhere in the alert, its
 evidence or its articles), ``"a phrase"`` (those words next to each other), ``tarif*``
@@ -76,10 +76,33 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 
 
 def search_words(value: str | None) -> list[str]:
-    """The words of ``value`` as both engines index and look them up."""
+    """The words of ``value`` as both engines index and look them up.
+
+    A word is a run of letters and decimal digits. Other "alphanumeric" characters
+    (``½``, ``²``, Roman numerals) separate words: FTS5 would keep them in a word and
+    PostgreSQL's parser drops them, so neither engine gets to see them.
+    """
     if not value:
         return []
-    return [w for w in _WORD.findall(value.lower()) if len(w) <= MAX_WORD_CHARS]
+    words: list[str] = []
+    for token in _WORD.findall(value.casefold()):
+        pieces = [token] if token.isalpha() or token.isdecimal() else _letters_and_digits(token)
+        words.extend(w for w in pieces if len(w) <= MAX_WORD_CHARS)
+    return words
+
+
+def _letters_and_digits(token: str) -> list[str]:
+    """``token`` cut at characters that are neither letters nor decimal digits (g20 stays whole)."""
+    pieces: list[str] = []
+    start = 0
+    for index, char in enumerate(token):
+        if not (char.isalpha() or char.isdecimal()):
+            if index > start:
+                pieces.append(token[start:index])
+            start = index + 1
+    if start < len(token):
+        pieces.append(token[start:])
+    return pieces
 
 
 def document_bodies(*texts: str | None) -> list[str]:
