@@ -75,6 +75,7 @@ from storage.serialize import (
 
 HERE = Path(__file__).resolve().parent
 CHART_DAYS = 30
+CSV_BATCH = 500  # alerts per query while /alerts.csv streams
 
 
 def template_environment() -> Environment:
@@ -302,7 +303,7 @@ def create_app(
         def rows() -> Any:
             # A short reader session per batch: the response streams in whichever threads
             # Starlette gives it, and the cursor carries on where the last batch ended.
-            current, left = replace(query, limit=500), cap
+            current, left = replace(query, limit=CSV_BATCH), cap
             while left is None or left > 0:
                 with db.reader() as session:
                     found = find_alerts(session, current)
