@@ -89,9 +89,10 @@ def record_matches(
             continue
         if joined_story and alert.article_count != story.article_count:
             alert.article_count = story.article_count
-            alert.title = story.title or alert.title
+            if story.title and story.title != alert.title:
+                alert.title = story.title
+                reindex.add(topic_id)
             alert.updated_at = now
-            reindex.add(topic_id)
             counts.updated += 1
             counts.deliveries += enqueue_for_alert(session, alert, "update", now, settings)
         elif topic_id in {m.topic_id for m in matches}:

@@ -314,9 +314,10 @@ class SearchDocument(Base):
     """Searchable text of an alert (title and evidence) or of an article of an alerted story.
 
     Written beside the alert in the same transaction (storage/search.py) and indexed by the
-    database's own engine: an FTS5 table kept in step by triggers on SQLite, a GIN index on
-    ``to_tsvector('simple', body)`` on PostgreSQL. ``body`` holds normalised words (lower
-    case, punctuation removed), in pieces of at most a few thousand words, so both engines
+    database's own engine: an FTS5 table kept in step by triggers on SQLite, a generated
+    ``to_tsvector('simple', body)`` column with a GIN index on PostgreSQL (both made by the
+    migration, outside these models). ``body`` holds normalised words (case-folded,
+    punctuation removed), in pieces of at most a few thousand words, so both engines
     see the same words and return the same alerts.
     """
 

@@ -1,7 +1,9 @@
 """Full-text search over alerts with the database's own engine: SQLite FTS5, PostgreSQL tsvector.
 
 What is searched: an alert's title and evidence, and the titles and text of its story's
-articles (``SearchDocument`` rows, written in the alert's transaction). Both engines must
+articles (``SearchDocument`` rows, written in the alert's transaction). SQLite indexes
+them in an FTS5 table kept in step by triggers; PostgreSQL in a stored, generated
+``tsvector`` column with a GIN index. Both engines must
 find the same alerts, so the words are cut here, once, the same way for documents and
 queries: case-folded (``Straße`` is ``strasse``, a final ``ς`` is ``σ``), runs of letters
 and digits (``uk-us`` is the two words ``uk us``), accents kept (``café`` is not
@@ -20,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, delete, insert, or_, select, text
+from sqlalchemy import ColumnElement, Integer, delete, exists, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from storage.models import Alert, Article, SearchDocument
@@ -41,6 +43,9 @@ _QUERY_TOKEN = re.compile(r'(-?)"([^"]*)"?(\*?)|(-?)([^\s"]+)')
 # Objects the migration creates beyond the models (Alembic's drift check skips them).
 FTS_TABLE = "search_documents_fts"
 POSTGRES_INDEX = "ix_search_documents_body_tsv"
+# PostgreSQL keeps each piece's words as a stored tsvector: a phrase (or any match the
+# GIN index cannot settle alone) is checked against it, not by parsing the body again.
+POSTGRES_VECTOR = "body_tsv"
 
 SQLITE_DDL = [
     # External content: the words live in search_documents; FTS5 keeps only its index.
@@ -61,15 +66,19 @@ SQLITE_DROP = [
     f"DROP TABLE IF EXISTS {FTS_TABLE}",
 ]
 POSTGRES_DDL = [
-    f"CREATE INDEX {POSTGRES_INDEX} ON search_documents "
-    "USING gin (to_tsvector('simple'::regconfig, body))",
+    f"ALTER TABLE search_documents ADD COLUMN {POSTGRES_VECTOR} tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, body)) STORED",
+    f"CREATE INDEX {POSTGRES_INDEX} ON search_documents USING gin ({POSTGRES_VECTOR})",
 ]
-POSTGRES_DROP = [f"DROP INDEX IF EXISTS {POSTGRES_INDEX}"]
+POSTGRES_DROP = [
+    f"DROP INDEX IF EXISTS {POSTGRES_INDEX}",
+    f"ALTER TABLE search_documents DROP COLUMN IF EXISTS {POSTGRES_VECTOR}",
+]
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Alembic's filter: the search engine's own objects are not in the models."""
-    return not (name and (name.startswith(FTS_TABLE) or name == POSTGRES_INDEX))
+    return not (name and (name.startswith(FTS_TABLE) or name in (POSTGRES_INDEX, POSTGRES_VECTOR)))
 
 
 # Words and documents -----------------------------------------------------------------
@@ -86,7 +95,8 @@ def search_words(value: str | None) -> list[str]:
         return []
     words: list[str] = []
     for token in _WORD.findall(value.casefold()):
-        pieces = [token] if token.isalpha() or token.isdecimal() else _letters_and_digits(token)
+        whole = token.isascii() or token.isalpha() or token.isdecimal()  # the usual cases, fast
+        pieces = [token] if whole else _letters_and_digits(token)
         words.extend(w for w in pieces if len(w) <= MAX_WORD_CHARS)
     return words
 
@@ -229,13 +239,9 @@ def _tsquery_expression(term: Term) -> str:
 def _matching_documents(dialect: str, term: Term, key: str) -> Any:
     """A subquery of the ids of the document pieces holding ``term``."""
     if dialect == "postgresql":
-        return (
-            select(SearchDocument.id)
-            .where(text(
-                f"to_tsvector('simple'::regconfig, search_documents.body) "
-                f"@@ to_tsquery('simple'::regconfig, :{key})"
-            ).bindparams(**{key: _tsquery_expression(term)}))
-        )
+        return text(
+            f"SELECT id FROM search_documents WHERE {POSTGRES_VECTOR} @@ to_tsquery('simple'::regconfig, :{key})"
+        ).bindparams(**{key: _tsquery_expression(term)}).columns(id=Integer)
     if dialect == "sqlite":
         return (
             text(f"SELECT rowid AS id FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :{key}")
@@ -246,20 +252,17 @@ def _matching_documents(dialect: str, term: Term, key: str) -> Any:
 
 
 def _alerts_holding(dialect: str, term: Term, key: str) -> ColumnElement[bool]:
-    """Alerts whose own text, or one of whose story's articles, holds ``term``."""
+    """Alerts whose own text, or one of whose story's articles, holds ``term``.
+
+    The engine's match is an uncorrelated subquery, evaluated once per query (SQLite
+    keeps it as a temporary index, PostgreSQL as a hashed subplan); each alert then
+    costs an index lookup of its story's documents.
+    """
     documents = _matching_documents(dialect, term, key).subquery()
-    return or_(
-        Alert.id.in_(
-            # alert_id IS NOT NULL: a NULL in an IN list makes NOT IN unknown for every row.
-            select(SearchDocument.alert_id).where(
-                SearchDocument.alert_id.is_not(None), SearchDocument.id.in_(select(documents.c.id))
-            )
-        ),
-        Alert.story_id.in_(
-            select(SearchDocument.story_id).where(
-                SearchDocument.article_id.is_not(None), SearchDocument.id.in_(select(documents.c.id))
-            )
-        ),
+    return exists().where(
+        SearchDocument.story_id == Alert.story_id,
+        or_(SearchDocument.article_id.is_not(None), SearchDocument.alert_id == Alert.id),
+        SearchDocument.id.in_(select(documents.c.id)),
     )
 
 
