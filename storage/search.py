@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, delete, exists, insert, or_, select, text
+from sqlalchemy import ColumnElement, Integer, delete, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from storage.models import Alert, Article, SearchDocument
@@ -254,15 +254,20 @@ def _matching_documents(dialect: str, term: Term, key: str) -> Any:
 def _alerts_holding(dialect: str, term: Term, key: str) -> ColumnElement[bool]:
     """Alerts whose own text, or one of whose story's articles, holds ``term``.
 
-    The engine's match is an uncorrelated subquery, evaluated once per query (SQLite
-    keeps it as a temporary index, PostgreSQL as a hashed subplan); each alert then
-    costs an index lookup of its story's documents.
+    The engine's match is a CTE of the statement, evaluated once (both databases
+    materialise a CTE used twice); the alerts are then looked up in it. Nested in a
+    correlated subquery instead, SQLite ran the FTS5 match again for every alert.
     """
     documents = _matching_documents(dialect, term, key).subquery()
-    return exists().where(
-        SearchDocument.story_id == Alert.story_id,
-        or_(SearchDocument.article_id.is_not(None), SearchDocument.alert_id == Alert.id),
-        SearchDocument.id.in_(select(documents.c.id)),
+    matched = (
+        select(SearchDocument.story_id, SearchDocument.alert_id, SearchDocument.article_id)
+        .where(SearchDocument.id.in_(select(documents.c.id)))
+        .cte(f"{key}_documents")
+    )
+    return or_(
+        Alert.story_id.in_(select(matched.c.story_id).where(matched.c.article_id.is_not(None))),
+        # alert_id IS NOT NULL: a NULL in an IN list makes NOT IN unknown for every row.
+        Alert.id.in_(select(matched.c.alert_id).where(matched.c.alert_id.is_not(None))),
     )
 
 
