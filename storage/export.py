@@ -52,7 +52,7 @@ def csv_row(
         facts.published_at_source if facts else "fetched",
         iso(alert.created_at) or "",
         iso(alert.updated_at) or "",
-        f"{alert.score:.4g}",
+        str(round(alert.score, 4)),  # as in the JSON
         str(facts.article_count if facts else alert.article_count),
         str(len(outlets)),
         cell("; ".join(outlets)),

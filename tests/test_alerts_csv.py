@@ -56,7 +56,7 @@ def test_csv_has_the_lists_columns_in_its_order(setup) -> None:
     safe = next(r for r in found if r["title"] == SAFE_TITLE)
     assert safe["topic"] == "uk-us-relations" and safe["topic_name"] == "UK–US relations"
     assert safe["published_at"] == "2026-11-26T08:00:00Z" and safe["published_at_source"] == "feed"
-    assert safe["first_seen_at"] == "2026-11-26T12:00:00Z" and safe["score"] == "12"
+    assert safe["first_seen_at"] == "2026-11-26T12:00:00Z" and safe["score"] == "12.0"
     assert safe["sources"] == "2" and safe["outlet_count"] == "2"
     assert safe["outlets"] == f"Capital Wire; {SCRIPT}"
     assert safe["evidence"].startswith("Britain and the US <b>agreed</b> to meet")
