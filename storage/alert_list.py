@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session, load_only, selectinload
 from storage.models import Alert
 from storage.search import SearchQuery, search_conditions
 
-# SQLite integers are 64-bit: a larger id can be no row's.
-MAX_ID = 2**63 - 1
+# Ids are Integer columns: 32-bit on PostgreSQL, which refuses a larger value outright
+# (SQLite's are 64-bit, but no id gets near this). A larger id is no row's.
+MAX_ID = 2**31 - 1
 MAX_CURSOR_CHARS = 200
 
 # Sort orders, newest (or highest) first; the id breaks ties.
@@ -61,7 +62,7 @@ def decode_cursor(text: str, sort: str) -> Cursor:
         cursor_sort, value, alert_id = json.loads(raw)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise CursorError("not a cursor from this list") from None
-    if cursor_sort not in SORTS or not isinstance(value, str):
+    if not isinstance(cursor_sort, str) or cursor_sort not in SORTS or not isinstance(value, str):
         raise CursorError("not a cursor from this list")
     if cursor_sort != sort:
         raise CursorError(f"made for sort={cursor_sort}, not sort={sort}")
