@@ -230,6 +230,34 @@ class WebConfig(_Section):
     port: int = Field(8080, gt=0, lt=65536)
     username: str | None = None
     password: SecretStr | None = None
+    # Where readers reach the app (https://news.example.org/newswatch): every absolute link
+    # (Atom, email, Slack, the API's Link header) is built from it, never from a request's
+    # Host header. Unset: pages and feeds use relative links; messages carry no story link.
+    base_url: str | None = None
+    # Behind a reverse proxy without base_url: build links from X-Forwarded-Proto and
+    # X-Forwarded-Host. Only when every request comes through a proxy that sets them.
+    trust_proxy_headers: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        text = value.strip()
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise ValueError(f"{text!r} is not a URL; use https://host[:port][/path]") from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{text!r} must be an absolute http:// or https:// URL")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError(f"{text!r} must not carry a query, fragment or credentials")
+        if any(c.isspace() or ord(c) < 0x20 for c in text):
+            raise ValueError(f"{text!r} must not contain spaces or control characters")
+        return f"{parts.scheme.lower()}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 class Settings(BaseSettings):

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from storage.dialect import insert_ignore
 from storage.models import Alert, AlertMatch, Article, Story
+from storage.published import earliest_published
+from storage.search import index_alert, index_article, index_story_articles
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,15 @@ def record_matches(
     story = session.get(Story, article.story_id)
     assert story is not None
     alerts = {a.topic_id: a for a in session.scalars(select(Alert).where(Alert.story_id == story.id))}
+    if not alerts and not matches:
+        return counts
+    published = story_published_at(session, story.id) or now
     created: set[str] = set()
+    reindex: set[str] = set()  # alerts whose title or evidence changed
     for match in matches:
         alert = alerts.get(match.topic_id)
         if alert is None:
-            alert = _create_alert(session, story, article, match, now)
+            alert = _create_alert(session, story, article, match, now, published)
             alerts[match.topic_id] = alert
             created.add(match.topic_id)
             counts.new += 1
@@ -74,24 +80,53 @@ def record_matches(
             alert.score = match.score
             alert.evidence = match.evidence
             alert.topic_version = match.version
+            reindex.add(match.topic_id)
         _add_match(session, alert, article, match, now)
 
     for topic_id, alert in alerts.items():
+        if alert.published_at != published:
+            alert.published_at = published  # an earlier article joined, or a date was corrected
         if topic_id in created:
             counts.deliveries += enqueue_for_alert(session, alert, "new", now, settings)
             continue
         if joined_story and alert.article_count != story.article_count:
             alert.article_count = story.article_count
-            alert.title = story.title or alert.title
+            if story.title and story.title != alert.title:
+                alert.title = story.title
+                reindex.add(topic_id)
             alert.updated_at = now
             counts.updated += 1
             counts.deliveries += enqueue_for_alert(session, alert, "update", now, settings)
         elif topic_id in {m.topic_id for m in matches}:
             alert.updated_at = now  # a better match or a new version of the same article
+    _keep_search_in_step(session, story.id, article, [alerts[t] for t in created | reindex], bool(created))
     return counts
 
 
-def _create_alert(session: Session, story: Story, article: Article, match: MatchRecord, now: datetime) -> Alert:
+def story_published_at(session: Session, story_id: int) -> datetime | None:
+    """The story's publication time: its earliest article's (storage/published.py)."""
+    rows = session.execute(
+        select(Article.published_at, Article.published_at_source, Article.fetched_at, Article.created_at)
+        .where(Article.story_id == story_id)
+    ).all()
+    earliest = earliest_published(tuple(row) for row in rows)
+    return earliest[0] if earliest else None
+
+
+def _keep_search_in_step(
+    session: Session, story_id: int, article: Article, changed: list[Alert], new_alert: bool
+) -> None:
+    """The search documents of an alerted story, in the alert's transaction."""
+    index_article(session, article)  # joined, or analysed again after a new version
+    for alert in changed:
+        index_alert(session, alert)
+    if new_alert:
+        index_story_articles(session, story_id)  # the story's earlier articles, once
+
+
+def _create_alert(
+    session: Session, story: Story, article: Article, match: MatchRecord, now: datetime, published: datetime
+) -> Alert:
     insert_ignore(
         session,
         Alert.__table__,
@@ -100,7 +135,7 @@ def _create_alert(session: Session, story: Story, article: Article, match: Match
             "title": story.title or article.title, "score": match.score,
             "topic_version": match.version, "evidence": match.evidence,
             "article_count": story.article_count or 1, "baseline": bool(article.baseline),
-            "created_at": now, "updated_at": now,
+            "published_at": published, "created_at": now, "updated_at": now,
         }],
         ["topic_id", "story_id"],
     )
@@ -121,23 +156,3 @@ def _add_match(session: Session, alert: Alert, article: Article, match: MatchRec
         }],
         ["alert_id", "article_id"],
     )
-
-
-def list_alerts(
-    session: Session,
-    *,
-    topic: str | None = None,
-    since: datetime | None = None,
-    min_score: float | None = None,
-    limit: int | None = None,
-) -> list[Alert]:
-    query = select(Alert).order_by(Alert.updated_at.desc(), Alert.id.desc())
-    if topic:
-        query = query.where(Alert.topic_id == topic)
-    if since:
-        query = query.where(Alert.updated_at >= since)
-    if min_score is not None:
-        query = query.where(Alert.score >= min_score)
-    if limit:
-        query = query.limit(limit)
-    return list(session.scalars(query))

@@ -163,7 +163,8 @@ def _article_ids(
         new_rows[e.canonical_url] = {
             "canonical_url": e.canonical_url, "url": e.url, "url_key": e.url_key,
             "status": "pending", "attempts": 0, "next_attempt_at": now,
-            "title": e.title, "published_at": e.published_at, "baseline": baseline,
+            "title": e.title, "published_at": e.published_at,
+            "published_at_source": "feed" if e.published_at else None, "baseline": baseline,
             "extraction_flags": [], "version": 1, "created_at": now, "updated_at": now,
         }
     if new_rows:
@@ -344,7 +345,9 @@ def store_result(session: Session, article_id: int, record: ExtractionRecord, no
     article.author = record.author
     article.site_name = record.site_name
     article.language = record.language
-    article.published_at = record.published_at or article.published_at
+    if record.published_at is not None:  # the page's own date wins over the feed's
+        article.published_at = record.published_at
+        article.published_at_source = "page"
     article.html_canonical_url = record.html_canonical_url
     article.extraction_method = record.extraction_method
     article.extraction_flags = list(record.extraction_flags)

@@ -70,6 +70,10 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def _creation_time(context: Any) -> datetime | None:
+    return context.get_current_parameters().get("created_at")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
@@ -159,6 +163,9 @@ class Article(Base):
     site_name: Mapped[str | None] = mapped_column(String(512))
     language: Mapped[str | None] = mapped_column(String(16))
     published_at: Mapped[datetime | None]
+    # Where published_at came from: "feed" (the entry's date) or "page" (the article's own
+    # metadata, which wins); NULL when neither gave one (storage/published.py).
+    published_at_source: Mapped[str | None] = mapped_column(String(16))
     extraction_method: Mapped[str | None] = mapped_column(String(32))
     extraction_flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -264,6 +271,10 @@ class Alert(Base):
     article_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # True when raised by a pass that only records a baseline (nothing is sent for it).
     baseline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the story was published: its earliest article's publication time, else fetch
+    # time (storage/published.py); kept in step as articles join. Lists sort by it.
+    # Rows written without one (by hand, in tests) take their creation time.
+    published_at: Mapped[datetime] = mapped_column(default=_creation_time)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -273,7 +284,12 @@ class Alert(Base):
     )
     story: Mapped[Story] = relationship()
 
-    __table_args__ = (UniqueConstraint("topic_id", "story_id"),)
+    __table_args__ = (
+        UniqueConstraint("topic_id", "story_id"),
+        # The alerts list's orders, each with the id that breaks ties (and pages by cursor).
+        Index("ix_alerts_published_at_id", "published_at", "id"),
+        Index("ix_alerts_updated_at_id", "updated_at", "id"),
+    )
 
 
 class AlertMatch(Base):
@@ -294,6 +310,27 @@ class AlertMatch(Base):
     alert: Mapped[Alert] = relationship(back_populates="matches")
 
     __table_args__ = (UniqueConstraint("alert_id", "article_id"),)
+
+
+class SearchDocument(Base):
+    """Searchable text of an alert (title and evidence) or of an article of an alerted story.
+
+    Written beside the alert in the same transaction (storage/search.py) and indexed by the
+    database's own engine: an FTS5 table kept in step by triggers on SQLite, a generated
+    ``to_tsvector('simple', body)`` column with a GIN index on PostgreSQL (both made by the
+    migration, outside these models). ``body`` holds normalised words (case-folded,
+    punctuation removed), in pieces of at most a few thousand words, so both engines
+    see the same words and return the same alerts.
+    """
+
+    __tablename__ = "search_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    # Exactly one of the two: an alert's own text, or an article's (shared by its story's alerts).
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
 
 
 class Subscriber(Base):

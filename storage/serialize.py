@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Alert, AlertMatch, Article, ArticleSource, Feed, Story
+from storage.published import PublishedSource, effective_published
 
 
 def iso(value: datetime | None) -> str | None:
@@ -31,10 +33,43 @@ def source_json(source: ArticleSource) -> dict[str, Any]:
     }
 
 
+def article_published(article: Article) -> tuple[datetime, PublishedSource]:
+    """An article's publication time, else its fetch time, and which it is."""
+    return effective_published(
+        article.published_at, article.published_at_source, article.fetched_at, article.created_at
+    )
+
+
+def outlet_name(article: Article) -> str:
+    """Who published an article: the site's own name, else its first feed's name or host."""
+    if article.site_name and article.site_name.strip():
+        return article.site_name.strip()
+    for source in article.sources:
+        if source.feed is not None:
+            return source.feed.name or urlsplit(source.feed.url).hostname or source.feed.url
+    return urlsplit(article.url).hostname or article.url
+
+
+def outlet_names(articles: list[Article]) -> list[str]:
+    """The distinct outlets of a story's articles, in the order they first carried it."""
+    names: list[str] = []
+    for article in sorted(articles, key=lambda a: (article_published(a)[0], a.id)):
+        name = outlet_name(article)
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def story_page_url(base_url: str | None, story_id: int) -> str | None:
+    """The story's page in the web app, when ``web.base_url`` says where that is."""
+    return f"{base_url}/stories/{story_id}" if base_url else None
+
+
 def alert_source_json(article: Article, matched: AlertMatch | None) -> dict[str, Any]:
     """One article of an alert's story with its full provenance."""
     feeds = [source_json(s) for s in article.sources]
     first = feeds[0] if feeds else {}
+    published_at, published_at_source = article_published(article)
     return {
         "article_id": article.id,
         "article_url": first.get("article_url", article.url),
@@ -45,7 +80,9 @@ def alert_source_json(article: Article, matched: AlertMatch | None) -> dict[str,
         "entry_id": first.get("entry_id"),
         "title": article.title,
         "site_name": article.site_name,
-        "published_at": iso(article.published_at),
+        # The publication time, or the fetch time where there is none (published_at_source).
+        "published_at": iso(published_at),
+        "published_at_source": published_at_source,
         "fetched_at": iso(article.fetched_at),
         "http_status": article.http_status,
         "content_hash": article.content_hash,
@@ -61,10 +98,11 @@ def alert_source_json(article: Article, matched: AlertMatch | None) -> dict[str,
     }
 
 
-def alert_json(session: Session, alert: Alert) -> dict[str, Any]:
+def alert_json(session: Session, alert: Alert, *, base_url: str | None = None) -> dict[str, Any]:
     story = alert.story
     matches = {m.article_id: m for m in alert.matches}
     articles = story.articles  # ordered by id
+    earliest = min((article_published(a) for a in articles), key=lambda p: p[0], default=None)
     return {
         "id": alert.id,
         "topic": alert.topic_id,
@@ -72,19 +110,23 @@ def alert_json(session: Session, alert: Alert) -> dict[str, Any]:
         "title": alert.title,
         "score": round(alert.score, 4),
         "topic_version": alert.topic_version,
+        # When the story was published (its earliest source's time; see sources' published_at_source).
+        "published_at": iso(alert.published_at),
+        "published_at_source": earliest[1] if earliest else "fetched",
         "created_at": iso(alert.created_at),
         "updated_at": iso(alert.updated_at),
         "baseline": alert.baseline,
         "article_count": len(articles),
+        "outlets": outlet_names(articles),
+        "url": story_page_url(base_url, alert.story_id),
         "evidence": alert.evidence or [],
         "sources": [alert_source_json(a, matches.get(a.id)) for a in articles],
         "story": story_json(story),
     }
 
 
-def alerts_json(session: Session, alerts: list[Alert]) -> list[dict[str, Any]]:
-    """Many alerts at once: their matches, stories, articles and feed entries are loaded in
-    a few queries instead of one round per alert."""
+def load_alerts(session: Session, alerts: list[Alert]) -> list[Alert]:
+    """The alerts with their matches, stories, articles and feed entries, in a few queries."""
     loaded: dict[int, Alert] = {}
     ids = [a.id for a in alerts]
     for start in range(0, len(ids), 500):
@@ -101,7 +143,12 @@ def alerts_json(session: Session, alerts: list[Alert]) -> list[dict[str, Any]]:
             .execution_options(populate_existing=True)
         )
         loaded.update((a.id, a) for a in session.scalars(query))
-    return [alert_json(session, loaded[a.id]) for a in alerts]
+    return [loaded[a.id] for a in alerts if a.id in loaded]
+
+
+def alerts_json(session: Session, alerts: list[Alert], *, base_url: str | None = None) -> list[dict[str, Any]]:
+    """Many alerts at once (``load_alerts``: a few queries, not one round per alert)."""
+    return [alert_json(session, a, base_url=base_url) for a in load_alerts(session, alerts)]
 
 
 def story_json(story: Story) -> dict[str, Any]:

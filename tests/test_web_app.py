@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html as html_module
 import json
 import re
 import subprocess
@@ -19,6 +20,7 @@ from starlette.testclient import TestClient
 
 from config.settings import Settings, load_settings
 from flows.web import create_app
+from storage.alerts import story_published_at
 from storage.db import Database, open_database
 from storage.models import (
     Alert,
@@ -30,6 +32,7 @@ from storage.models import (
     Story,
     Subscriber,
 )
+from storage.search import index_alert, index_story_articles
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SCRIPT = "<script>alert(1)</script>"
@@ -135,6 +138,11 @@ def seed_database(db: Database, now: datetime = NOW) -> Seeded:
                           created_at=now - timedelta(days=3), updated_at=now - timedelta(days=3))
         s.add_all([safe_alert, hostile_alert, old_alert])
         s.flush()
+        for alert in (safe_alert, hostile_alert, old_alert):
+            # What storage.alerts.record_matches keeps in step when a pass raises an alert.
+            alert.published_at = story_published_at(s, alert.story_id)
+            index_alert(s, alert)
+            index_story_articles(s, alert.story_id)
         s.add_all([
             AlertMatch(alert_id=safe_alert.id, article_id=wire.id, score=12.0, topic_version="abc123",
                        evidence=evidence, matched_at=now - timedelta(days=2)),
@@ -199,21 +207,29 @@ def row_titles(html: str) -> list[str]:
 # The alerts page -------------------------------------------------------------------------
 
 
-def test_alerts_page_lists_newest_first_with_story_facts(client: TestClient, seeded) -> None:
+def test_alerts_page_lists_newest_published_first_with_story_facts(client: TestClient, seeded) -> None:
     _, ids = seeded
     response = client.get("/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     html = response.text
     titles = row_titles(html)
-    assert titles[0] == SAFE_TITLE  # updated 2 hours ago
-    assert titles[1] == "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"
+    # By publication: the hostile story (no date: fetched a day ago), the safe story
+    # (published 2 days 4 hours ago, though updated 2 hours ago), the ferry (3 days ago).
+    assert titles[0] == "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"
+    assert titles[1] == SAFE_TITLE
     assert titles[2] == "Harbour ferry timetable changes"
     assert f'href="/stories/{ids.safe_story}"' in html
-    first_row = html.split('<tr>')[2]
-    assert "uk-us-relations" in first_row and "12.0" in first_row
-    assert '<td class="num">2</td>' in first_row  # two source articles
-    assert "2026-11-26 09:00 UTC" in first_row and "2026-11-28 10:00 UTC" in first_row
+    safe_row = html.split("<tr>")[3]
+    assert "UK–US relations" in safe_row and "12.0" in safe_row  # the topic's name, not its id
+    assert '<td class="num">2</td>' in safe_row  # two source articles
+    assert "2 outlets</span>: Capital Wire, &lt;script&gt;" in safe_row  # count and names, escaped
+    assert "2026-11-26 08:00 UTC" in safe_row  # published (the wire article's feed date) …
+    assert "first seen <time datetime=\"2026-11-26T12:00:00Z\">" in safe_row  # … and raised
+    # A snippet of the strongest evidence, its terms marked, feed markup escaped.
+    assert '<span class="snippet"><mark>Britain</mark> and the <mark>US</mark> &lt;b&gt;agreed' in safe_row
+    hostile_row = html.split("<tr>")[2]
+    assert ">fetched</span>" in hostile_row  # no publication date: the fetch time stands in
     assert "3 alerts" in html
     assert_no_raw_payload(html)
 
@@ -222,15 +238,24 @@ def test_alerts_page_lists_newest_first_with_story_facts(client: TestClient, see
     ("query", "expected"),
     [
         ("topic=uk-us-relations", [SAFE_TITLE]),
-        ("topic=nothing-here", []),
+        ("topic=uk-us-relations&topic=retired-topic", [SAFE_TITLE, "Harbour ferry timetable changes"]),
         ("min_score=6", [SAFE_TITLE]),
-        ("min_score=2.5", [SAFE_TITLE, "SCRIPT", "Harbour ferry timetable changes"]),
-        ("since=2026-11-27", [SAFE_TITLE, "SCRIPT"]),
-        ("since=36h", [SAFE_TITLE, "SCRIPT"]),
-        ("until=2026-11-27", ["SCRIPT", "Harbour ferry timetable changes"]),
+        ("min_score=2.5", ["SCRIPT", SAFE_TITLE, "Harbour ferry timetable changes"]),
+        # Dates are publication dates: the safe story was published on the 26th, though
+        # it was updated two hours before NOW (the 28th).
+        ("since=2026-11-27", ["SCRIPT"]),
+        ("since=36h", ["SCRIPT"]),
+        ("until=2026-11-26", [SAFE_TITLE, "Harbour ferry timetable changes"]),
         ("since=2026-11-25&until=2026-11-25", ["Harbour ferry timetable changes"]),
-        ("since=2026-11-27T13:00:00Z&until=2026-11-28T11:00", [SAFE_TITLE]),
-        ("limit=1", [SAFE_TITLE]),
+        ("since=2026-11-26T07:00:00Z&until=2026-11-26T09:00", [SAFE_TITLE]),
+        ("limit=1", ["SCRIPT"]),
+        ("sort=updated", [SAFE_TITLE, "SCRIPT", "Harbour ferry timetable changes"]),
+        ("sort=score", [SAFE_TITLE, "SCRIPT", "Harbour ferry timetable changes"]),
+        ("q=agreed", [SAFE_TITLE]),  # in the evidence
+        ("q=ferry+timetable", ["Harbour ferry timetable changes"]),  # in an article title
+        ("q=%22foreign+interference%22", ["SCRIPT"]),
+        ("q=envoys+-ferry", [SAFE_TITLE]),
+        ("q=nowhere", []),
     ],
 )
 def test_alert_filters_on_page_and_api(client: TestClient, query: str, expected: list[str]) -> None:
@@ -251,9 +276,17 @@ def test_alert_filters_on_page_and_api(client: TestClient, query: str, expected:
         ("until=28/11/2026", "until: '28/11/2026' is not a date"),
         ("since=99999999999d", "since: '99999999999d' is too long; use at most 36500d"),
         ("min_score=high", "min_score: 'high' is not a number"),
-        ("min_score=nan", "min_score: 'nan' is not a finite number"),
+        ("min_score=nan", "min_score: 'nan' is not a number"),
+        ("min_score=1e999", "min_score: '1e999' is not a finite number"),
         ("limit=0", "limit: must be a whole number from 1 to 1000"),
+        ("limit=99999999999999999999999", "limit: must be a whole number from 1 to 1000"),
         ("since=2026-11-28&until=2026-11-01", "since: must be before until"),
+        ("since=99999999999d", "since: '99999999999d' is out of range"),
+        ("topic=nothing-here", "topic: 'nothing-here' is not a topic here; valid topics: foreign-campaigning, retired-topic, uk-us-relations"),
+        ("sort=oldest", "sort: 'oldest' is not a sort order; valid: published, updated, score"),
+        ("q=%21%21%21", "q: no words to search for"),
+        ("cursor=abc", "cursor: not a cursor from this list"),
+        ("since=2026-11-01&since=2026-11-02", "since: given more than once"),
     ],
 )
 def test_bad_filters_answer_400_with_the_reason(client: TestClient, query: str, message: str) -> None:
@@ -265,9 +298,20 @@ def test_bad_filters_answer_400_with_the_reason(client: TestClient, query: str, 
     assert api.json()["error"].startswith(message)
 
 
-def test_a_full_page_says_there_may_be_more(client: TestClient) -> None:
-    assert "Showing the newest 1." in client.get("/?limit=1").text
-    assert "Showing the newest" not in client.get("/").text
+def test_the_page_links_to_the_next_page_while_more_remain(client: TestClient) -> None:
+    seen: list[str] = []
+    href: str | None = "/?limit=2&topic=uk-us-relations&topic=foreign-campaigning&topic=retired-topic"
+    while href:
+        html = client.get(html_module.unescape(href)).text
+        seen += row_titles(html)
+        found = re.search(r'<a class="next" rel="next" href="([^"]+)"', html)
+        href = found.group(1) if found else None
+        if href:  # the next page keeps the filters
+            assert "topic=retired-topic" in html_module.unescape(href) and "limit=2" in href
+    assert len(seen) == 3 and len(set(seen)) == 3
+    last = client.get("/?limit=2&cursor=" + re.search(r"cursor=([\w-]+)", client.get("/?limit=2").text).group(1)).text
+    assert '<a class="first" href="/?limit=2">' in last and 'rel="next"' not in last
+    assert 'rel="next"' not in client.get("/").text
 
 
 def test_filter_form_keeps_values_escaped(client: TestClient) -> None:
@@ -287,6 +331,33 @@ def test_api_alerts_equals_the_cli_json(client: TestClient, seeded) -> None:
     result = CliRunner().invoke(cli, ["alerts", "--config", str(seeded[0].base_dir / "newswatch.yaml"), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert client.get("/api/alerts").json() == json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("search", ["agreed", "ferry timetable", '"foreign interference"', "envoy*", "officials -ferry"])
+def test_search_finds_the_same_alerts_on_the_page_the_api_and_the_cli(client: TestClient, seeded, search: str) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app as cli
+
+    config = str(seeded[0].base_dir / "newswatch.yaml")
+    result = CliRunner().invoke(cli, ["alerts", "--config", config, "--format", "json", "--search", search])
+    assert result.exit_code == 0, result.output
+    cli_ids = [a["id"] for a in json.loads(result.stdout)]
+    api_ids = [a["id"] for a in client.get("/api/alerts", params={"q": search}).json()]
+    page_ids = [int(i) for i in re.findall(r'<a href="/stories/(\d+)">', client.get("/", params={"q": search}).text)]
+    story_of = {a["id"]: a["story_id"] for a in client.get("/api/alerts").json()}
+    assert cli_ids and cli_ids == api_ids
+    assert page_ids == [story_of[i] for i in api_ids]
+
+
+def test_the_cli_rejects_a_search_without_words(seeded) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["alerts", "--config", str(seeded[0].base_dir / "newswatch.yaml"), "--search", "!!"])
+    assert result.exit_code == 2
+    assert "--search: no words to search for" in result.stderr
 
 
 def test_api_story_has_story_articles_alerts_and_deliveries(client: TestClient, seeded) -> None:
@@ -315,12 +386,21 @@ def test_api_feeds_equals_the_cli_json(client: TestClient, seeded) -> None:
     assert [f["outcome"] for f in feeds] == ["ok", "permanent", "ok"]
 
 
-@pytest.mark.parametrize("path", ["/api/stories/999", "/api/stories/99999999999999999999999"])
-def test_api_unknown_story_is_a_json_404(client: TestClient, path: str) -> None:
-    response = client.get(path)
+def test_api_unknown_story_is_a_json_404(client: TestClient) -> None:
+    response = client.get("/api/stories/999")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json"
     assert "no story" in response.json()["error"]
+
+
+@pytest.mark.parametrize("segment", ["0", "abc", "-1", "1.5", "99999999999999999999999"])
+def test_a_story_id_that_is_no_id_is_a_400_naming_its_form(client: TestClient, segment: str) -> None:
+    api = client.get(f"/api/stories/{segment}")
+    assert api.status_code == 400
+    assert api.json()["parameter"] == "story_id"
+    assert api.json()["error"].startswith(f"story_id: '{segment}' is not a story id; use a whole number from 1 to")
+    page = client.get(f"/stories/{segment}")
+    assert page.status_code == 400 and "is not a story id" in page.text
 
 
 # The story page --------------------------------------------------------------------------
@@ -377,7 +457,7 @@ def test_story_without_alerts_says_nothing_was_sent(client: TestClient, seeded) 
     assert "Nothing has been sent for this story." in html
 
 
-@pytest.mark.parametrize("path", ["/stories/999", "/stories/0", "/stories/abc", "/stories/99999999999999999999999", "/no/such/page"])
+@pytest.mark.parametrize("path", ["/stories/999", "/stories/1/more", "/no/such/page"])
 def test_unknown_pages_are_html_404s(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
@@ -450,7 +530,12 @@ def test_atom_feed_is_valid_and_links_to_story_pages(client: TestClient, seeded)
     assert len(parsed.entries) == 1
     entry = parsed.entries[0]
     assert entry.title == SAFE_TITLE
-    assert entry.link == f"http://testserver/stories/{ids.safe_story}"
+    # No web.base_url: a relative link (readers resolve it against the feed's own URL),
+    # never one built from the request's Host header.
+    assert entry.link == f"/stories/{ids.safe_story}"
+    related = [link.href for link in entry.links if link.rel == "related"]
+    assert related == ["https://capitalwire.example/2026/11/envoys"]  # the original; javascript: is left out
+    assert entry.published_parsed[:5] == (2026, 11, 26, 8, 0)  # the story's publication
     assert "Britain and the US <b>agreed</b> to meet" in entry.summary
     assert entry.updated_parsed[:5] == (2026, 11, 28, 10, 0)
     assert entry.id.startswith("urn:uuid:")
@@ -582,16 +667,17 @@ def test_every_route_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
         with TestClient(create_app(settings, database=db, clock=lambda: NOW)) as test_client:
             for path in PAGES:
                 assert test_client.get(path.replace("/1", f"/{ids.safe_story}")).status_code == 200, path
-            assert row_titles(test_client.get("/?since=2026-11-27&min_score=6").text) == [SAFE_TITLE]
-            assert [a["id"] for a in test_client.get("/api/alerts?until=2026-11-27").json()] == [
-                ids.hostile_alert, ids.old_alert,
+            assert row_titles(test_client.get("/?since=2026-11-26&min_score=6").text) == [SAFE_TITLE]
+            assert [a["id"] for a in test_client.get("/api/alerts?until=2026-11-26").json()] == [
+                ids.safe_alert, ids.old_alert,
             ]
+            assert [a["id"] for a in test_client.get("/api/alerts?q=agreed").json()] == [ids.safe_alert]
             story = test_client.get(f"/api/stories/{ids.safe_story}").json()
             assert len(story["deliveries"]) == 2
             parsed = feedparser.parse(test_client.get("/topics/uk-us-relations/atom.xml").content)
             assert parsed.bozo == 0 and [e.title for e in parsed.entries] == [SAFE_TITLE]
             chart = test_client.get("/topics/uk-us-relations").text
-            assert "2026-11-26: 1 alert" in chart
+            assert "2026-11-26: 1 alert" in chart  # the day the story was published
     finally:
         db.dispose()
 

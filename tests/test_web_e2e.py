@@ -6,6 +6,8 @@ only when no Chromium binary exists; CI installs Debian's ``chromium`` package.
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import socket
 import subprocess
@@ -13,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -123,3 +126,37 @@ def test_alerts_and_story_pages_in_headless_chromium(server: tuple[str, Seeded],
 
     screenshot(binary, profile, base + "/", "web-alerts.png")
     screenshot(binary, profile, f"{base}/stories/{ids.safe_story}", "web-story.png")
+
+
+def titles_in(dom: str) -> list[str]:
+    return re.findall(r'<td class="title">\s*<a href="/stories/\d+">([^<]*)</a>', dom)
+
+
+def test_search_and_paging_in_headless_chromium(server: tuple[str, Seeded], tmp_path: Path) -> None:
+    binary = chromium_binary()
+    if binary is None:
+        pytest.skip("no chromium binary on PATH (CI installs Debian's chromium package)")
+    base, ids = server
+    profile = tmp_path / "chromium-profile"
+
+    # A search typed into the box is a GET of the form: /?q=…
+    searched = chromium(binary, profile, "--dump-dom", base + "/?q=" + quote('"to meet on monday" britain')).stdout
+    assert titles_in(searched) == [SAFE_TITLE]
+    assert "1 alert matching" in searched
+    assert 'value="&quot;to meet on monday&quot; britain"' in searched  # the box keeps the search
+    assert "<mark>Britain</mark>" in searched  # the evidence snippet, terms marked
+    assert chromium(binary, profile, "--dump-dom", base + "/?q=nowhere").stdout.count("No alerts match.") == 1
+
+    # Paging: follow each page's "Next page" link as a reader would, until there is none.
+    seen: list[str] = []
+    url: str | None = base + "/?limit=1"
+    while url:
+        dom = chromium(binary, profile, "--dump-dom", url).stdout
+        assert len(titles_in(dom)) == 1, dom[-2000:]
+        seen += titles_in(dom)
+        found = re.search(r'<a class="next" rel="next" href="([^"]+)"', dom)
+        url = base + html.unescape(found.group(1)) if found else None
+    assert len(seen) == 3 and seen[1] == SAFE_TITLE and len(set(seen)) == 3
+    assert '<a class="first" href="/?limit=1">' in dom  # the last page leads back to the first
+
+    screenshot(binary, profile, base + "/?q=" + quote("envoys"), "web-search.png")

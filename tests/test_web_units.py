@@ -22,7 +22,8 @@ from config.settings import load_settings
 from flows.cli.web import register
 from flows.web.atom import topic_atom
 from flows.web.charts import alerts_per_day_svg, nice_ceiling, y_ticks
-from flows.web.queries import FilterError, feed_is_broken, parse_alert_filter, parse_moment
+from flows.web.params import ParamError, multi, parse_alert_query
+from flows.web.queries import feed_is_broken, parse_moment
 from flows.web.render import highlight, safe_href, xml_text
 from flows.web.security import credentials_match
 from flows.web.server import ServeError, exposure_warning, listen_address
@@ -138,13 +139,33 @@ def test_parse_moment_forms() -> None:
     assert parse_moment("until", "2026-11-20T08:00+01:00", NOW, end_of_day=True) == datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 
 
-def test_parse_alert_filter_defaults_and_errors() -> None:
-    empty = parse_alert_filter({"topic": " ", "since": "", "min_score": ""}, NOW)
-    assert (empty.topic, empty.since, empty.until, empty.min_score, empty.limit) == (None, None, None, None, 200)
-    assert parse_alert_filter({"min_score": "2.5", "limit": "5"}, NOW).min_score == 2.5
-    for bad in ({"limit": "-1"}, {"limit": "1001"}, {"min_score": "inf"}, {"since": "soon"}):
-        with pytest.raises(FilterError):
-            parse_alert_filter(bad, NOW)
+def test_parse_alert_query_defaults_and_errors() -> None:
+    def parse(values: dict[str, str]):
+        return parse_alert_query(multi(values), NOW, {"a-topic"}, default_limit=50)
+
+    empty = parse({"topic": " ", "since": "", "min_score": "", "q": "  ", "unknown": "x"})
+    assert (empty.topics, empty.since, empty.until, empty.min_score, empty.limit) == ((), None, None, None, 50)
+    assert (empty.search, empty.sort, empty.cursor) == (None, "published", None)
+    chosen = parse({"min_score": "2.5", "limit": "5", "topic": "a-topic", "q": "steel tarif*"})
+    assert (chosen.min_score, chosen.limit, chosen.topics) == (2.5, 5, ("a-topic",))
+    assert [t.words for t in chosen.search.terms] == [("steel",), ("tarif",)]
+    for bad, name in (
+        ({"limit": "-1"}, "limit"), ({"limit": "1001"}, "limit"), ({"limit": "٣"}, "limit"),
+        ({"min_score": "inf"}, "min_score"), ({"min_score": "1_0"}, "min_score"),
+        ({"since": "soon"}, "since"), ({"since": "9999-12-31T23:00-05:00"}, "since"),
+        ({"until": "0001-01-01T00:00+01:00"}, "until"), ({"topic": "b-topic"}, "topic"),
+        ({"sort": "random"}, "sort"), ({"cursor": "x" * 500}, "cursor"), ({"q": "a*"}, "q"),
+    ):
+        with pytest.raises(ParamError) as raised:
+            parse(bad)
+        assert raised.value.name == name and str(raised.value).startswith(f"{name}: ")
+
+
+def test_a_bad_value_is_quoted_back_short_and_visible() -> None:
+    with pytest.raises(ParamError) as raised:
+        parse_alert_query(multi({"since": "\x00" + "y" * 5000}), NOW, set(), default_limit=50)
+    message = str(raised.value)
+    assert "\\x00" in message and len(message) < 200
 
 
 def test_feed_is_broken() -> None:
@@ -176,7 +197,7 @@ def test_atom_drops_characters_xml_cannot_hold() -> None:
     assert xml_text("a\x00b\x0bc\x1fd\ne\tf") == "abcd\ne\tf"
     alert = SimpleNamespace(
         id=1, story_id=2, topic_id="t", title="bell\x07 & <b>", story=None,
-        evidence=[{"text": "form\x0cfeed"}], created_at=NOW, updated_at=NOW,
+        evidence=[{"text": "form\x0cfeed"}], created_at=NOW, updated_at=NOW, published_at=NOW,
     )
     body = topic_atom(topic_id="t", topic_name="T", alerts=[alert], self_url="http://x/topics/t/atom.xml",
                       topic_url="http://x/topics/t", story_url=lambda a: f"http://x/stories/{a.story_id}", now=NOW)

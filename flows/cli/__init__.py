@@ -140,36 +140,79 @@ def run(
         _print_summary(result["counts"], result["problems"])
 
 
+class AlertsFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
 @app.command()
 def alerts(
     config: ConfigOption = None,
-    format: FormatOption = TableOrJson.table,
+    format: Annotated[AlertsFormat, typer.Option("--format", "-f", help="table, json or csv.")] = AlertsFormat.table,
     topic: Annotated[str | None, typer.Option(help="Only this topic id.")] = None,
-    since: Annotated[str | None, typer.Option(help="Only alerts updated since: 30d, 12h or a date.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only stories published since: 30d, 12h or a date.")] = None,
     limit: LimitOption = None,
+    search: Annotated[
+        str | None, typer.Option("--search", help='Full-text search: words, "a phrase", tarif*, -word.')
+    ] = None,
 ) -> None:
-    """List alerts with their evidence and sources."""
-    from storage.alerts import list_alerts
+    """List alerts with their evidence and sources, newest published first."""
+    from storage.alert_list import AlertQuery, iter_alerts
     from storage.clock import utcnow
-    from storage.serialize import alerts_json
+    from storage.search import SearchError, parse_search
 
     settings = settings_from(config, "alerts")
-    moment = parse_since(since, utcnow())
+    try:
+        searched = parse_search(search, "--search") if search is not None else None
+    except SearchError as exc:
+        fail(str(exc))
+    query = AlertQuery(
+        topics=(topic,) if topic else (), since=parse_since(since, utcnow()), search=searched,
+    )
     with database_session(settings, read_only=True) as session:
         if topic is not None:
             _check_topic(session, settings, topic)
-        found = list_alerts(session, topic=topic, since=moment, limit=limit)
-        if format is TableOrJson.json:
-            print_json(alerts_json(session, found))
+        found = []
+        for batch in iter_alerts(session, query):
+            found.extend(batch)
+            if limit and len(found) >= limit:
+                break
+        found = found[:limit] if limit else found
+        if format is AlertsFormat.json:
+            from storage.serialize import alerts_json
+
+            print_json(alerts_json(session, found, base_url=settings.web.base_url))
+            return
+        if format is AlertsFormat.csv:
+            _print_alerts_csv(session, settings, found)
             return
         if not found:
-            typer.echo("no alerts yet")
+            typer.echo("no alerts match" if searched or topic or since else "no alerts yet")
             return
         rows = []
         for a in found:
             evidence = (a.evidence or [{}])[0].get("text", "")
-            rows.append([a.id, a.topic_id, f"{a.score:.2f}", a.article_count, a.updated_at.strftime("%Y-%m-%d %H:%M"), a.title, evidence])
-        print_table(["id", "topic", "score", "sources", "updated (UTC)", "title", "evidence"], rows, [6, 24, 6, 7, 16, 60, 80])
+            rows.append([a.id, a.topic_id, f"{a.score:.2f}", a.article_count, a.published_at.strftime("%Y-%m-%d %H:%M"), a.title, evidence])
+        print_table(["id", "topic", "score", "sources", "published (UTC)", "title", "evidence"], rows, [6, 24, 6, 7, 16, 60, 80])
+
+
+def _print_alerts_csv(session: Any, settings: Any, found: list[Any]) -> None:
+    """The same CSV as the web app's /alerts.csv (storage/export.py)."""
+    import sys
+
+    from storage.alert_list import story_facts
+    from storage.export import csv_lines, csv_row
+    from tasks.topics import TopicDefinitionError, load_topics
+
+    try:
+        names = {t.id: t.name for t in load_topics(settings.topics, settings.base_dir).topics}
+    except TopicDefinitionError:
+        names = {}  # the ids stand in for names; the alerts are what was asked for
+    facts = story_facts(session, [a.story_id for a in found])
+    rows = (csv_row(a, facts.get(a.story_id), names, settings.web.base_url) for a in found)
+    for line in csv_lines(rows):
+        sys.stdout.write(line)
 
 
 @app.command()

@@ -2,24 +2,34 @@
 
 ``create_app(settings)`` returns a Starlette app; ``newswatch web`` serves it with uvicorn.
 Endpoints are plain (sync) functions, run in Starlette's thread pool, each with its own
-short database session. Nothing here writes to the database, and prefect is never imported.
+short reader session (a snapshot that never takes SQLite's write lock, so browsing never
+holds up a pass). Nothing here writes to the database, and prefect is never imported.
+Parameters are parsed in ``flows/web/params.py``; links are built in ``flows/web/links.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -27,14 +37,45 @@ from config.settings import Settings
 from flows.web import queries
 from flows.web.atom import topic_atom
 from flows.web.charts import alerts_per_day_svg
-from flows.web.render import from_iso, highlight, iso_attr, outlet, path_segment, safe_href, when
+from flows.web.links import Links
+from flows.web.params import (
+    DEFAULT_API_LIMIT,
+    DEFAULT_PAGE_LIMIT,
+    ListLinks,
+    ParamError,
+    multi,
+    parse_alert_query,
+    parse_story_id,
+    parse_topic_id,
+)
+from flows.web.render import (
+    from_iso,
+    highlight,
+    iso_attr,
+    outlet,
+    path_segment,
+    safe_href,
+    snippet,
+    when,
+)
 from flows.web.security import SECURITY_HEADERS, GuardMiddleware
+from storage.alert_list import AlertQuery, count_alerts, find_alerts, story_facts
 from storage.clock import utcnow
 from storage.db import Database, open_database
-from storage.serialize import alert_json, alerts_json, article_json, feeds_json, story_json
+from storage.export import csv_lines, csv_row
+from storage.models import Article
+from storage.serialize import (
+    alert_json,
+    alerts_json,
+    article_json,
+    article_published,
+    feeds_json,
+    story_json,
+)
 
 HERE = Path(__file__).resolve().parent
 CHART_DAYS = 30
+CSV_BATCH = 500  # alerts per query while /alerts.csv streams
 
 
 def template_environment() -> Environment:
@@ -47,7 +88,8 @@ def template_environment() -> Environment:
     )
     env.filters.update(
         when=when, iso=iso_attr, from_iso=from_iso, highlight=highlight,
-        safe_href=safe_href, outlet=outlet, segment=path_segment,
+        safe_href=safe_href, outlet=outlet, segment=path_segment, snippet=snippet,
+        published=article_published,
     )
     return env
 
@@ -98,42 +140,60 @@ def create_app(
     owns_database = database is None
     env = template_environment()
     catalog = TopicCatalog(settings)
+    links = Links(settings.web)
+    base_url = settings.web.base_url
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        html = env.get_template(name).render(request=request, nav=name, **context)
+        html = env.get_template(name).render(request=request, nav=name, root=links.root, **context)
         return HTMLResponse(html, status_code=status_code)
 
     def not_found(what: str) -> HTTPException:
         return HTTPException(404, detail=f"There is no {what}.")
 
-    def params(request: Request) -> dict[str, str]:
-        return {k: v for k, v in request.query_params.items()}
-
     def topic_choices(session: Any) -> list[str]:
         return sorted(set(catalog.topics) | set(queries.topic_ids_with_alerts(session)))
+
+    def topic_names() -> dict[str, str]:
+        return {k: t.name for k, t in catalog.topics.items()}
+
+    def alert_query(request: Request, session: Any, default_limit: int) -> AlertQuery:
+        return parse_alert_query(
+            multi(request.query_params), clock(), topic_choices(session), default_limit=default_limit
+        )
 
     # Pages ---------------------------------------------------------------------------
 
     def alerts_page(request: Request) -> Response:
-        values = params(request)
-        error = None
-        try:
-            filters = queries.parse_alert_filter(values, clock())
-        except queries.FilterError as exc:
-            error, filters = str(exc), None
-        with db.session() as session:
-            alerts = queries.find_alerts(session, filters) if filters else []
-            counts = queries.story_article_counts(session, [a.story_id for a in alerts])
+        given = multi(request.query_params)
+        list_links = ListLinks.of(given)
+        with db.reader() as session:
+            topics = topic_choices(session)
+            context: dict[str, Any] = {
+                "topics": topics, "topic_names": topic_names(), "form": list_links,
+                "json_href": f"{links.root}/api/alerts?{list_links.query()}".rstrip("?"),
+                "csv_href": f"{links.root}/alerts.csv?{list_links.query(drop=('cursor', 'limit'))}".rstrip("?"),
+            }
+            try:
+                query = parse_alert_query(given, clock(), topics, default_limit=DEFAULT_PAGE_LIMIT)
+            except ParamError as exc:
+                return page(request, "alerts.html", status_code=400, error=str(exc), alerts=[],
+                            facts={}, total=0, next_href=None, first_href=None, searched=None, **context)
+            found = find_alerts(session, query)
             return page(
-                request, "alerts.html", status_code=400 if error else 200,
-                alerts=alerts, counts=counts, error=error, values=values,
-                topics=topic_choices(session), limit=filters.limit if filters else None,
-                topic_names={k: t.name for k, t in catalog.topics.items()},
+                request, "alerts.html", error=None, alerts=found.alerts,
+                facts=story_facts(session, [a.story_id for a in found.alerts]),
+                total=count_alerts(session, query), searched=query.search,
+                next_href=(
+                    f"{links.root}/?{list_links.query(cursor=found.next_cursor.encode())}"
+                    if found.next_cursor else None
+                ),
+                first_href=f"{links.root}/?{list_links.query(drop=('cursor',))}".rstrip("?") if query.cursor else None,
+                **context,
             )
 
     def story_page(request: Request) -> Response:
-        story_id = request.path_params["story_id"]
-        with db.session() as session:
+        story_id = parse_story_id(request.path_params["story_id"])
+        with db.reader() as session:
             view = queries.get_story(session, story_id)
             if view is None:
                 raise not_found(f"story {story_id}")
@@ -148,38 +208,44 @@ def create_app(
                         topics=catalog.topics, joined=joined)
 
     def topics_page(request: Request) -> Response:
-        with db.session() as session:
+        with db.reader() as session:
             rows = [
                 (topic_id, catalog.topics.get(topic_id), queries.topic_alert_count(session, topic_id))
                 for topic_id in topic_choices(session)
             ]
         return page(request, "topics.html", rows=rows, topics_error=catalog.error)
 
-    def topic_page(request: Request) -> Response:
-        topic_id = request.path_params["topic_id"]
+    def known_topic(session: Any, topic_id: str) -> Any:
+        """The topic's definition (None for a retired topic that still has alerts); 404 otherwise."""
         topic = catalog.topics.get(topic_id)
+        if topic is None and topic_id not in queries.topic_ids_with_alerts(session):
+            valid = ", ".join(topic_choices(session)) or "none"
+            raise HTTPException(404, detail=f"There is no topic {topic_id!r}; topics: {valid}.")
+        return topic
+
+    def topic_page(request: Request) -> Response:
+        topic_id = parse_topic_id(request.path_params["topic_id"])
         today = clock().date()
-        with db.session() as session:
+        with db.reader() as session:
+            topic = known_topic(session, topic_id)
             total = queries.topic_alert_count(session, topic_id)
-            if topic is None and total == 0:
-                raise not_found(f"topic {topic_id!r}")
             days = queries.alerts_per_day(session, topic_id, today - timedelta(days=CHART_DAYS - 1), today)
-            latest = queries.find_alerts(session, queries.AlertFilter(topic=topic_id, limit=20))
-            counts = queries.story_article_counts(session, [a.story_id for a in latest])
+            latest = find_alerts(session, AlertQuery(topics=(topic_id,), limit=20)).alerts
             normalised = (
                 yaml.safe_dump(topic.definition, sort_keys=False, allow_unicode=True, width=100)
                 if topic is not None and topic.definition else None
             )
             return page(
                 request, "topic.html", topic_id=topic_id, topic=topic, total=total,
-                chart=alerts_per_day_svg(days, label=f"Alerts per day, last {CHART_DAYS} days"),
+                chart=alerts_per_day_svg(days, label=f"Alerts per day of publication, last {CHART_DAYS} days"),
                 chart_total=sum(c for _, c in days), chart_days=CHART_DAYS,
-                alerts=latest, counts=counts, normalised=normalised, topics_error=catalog.error,
+                alerts=latest, facts=story_facts(session, [a.story_id for a in latest]),
+                topic_names=topic_names(), normalised=normalised, topics_error=catalog.error,
                 raw=raw_definition(topic) if topic is not None else None,
             )
 
     def feeds_page(request: Request) -> Response:
-        with db.session() as session:
+        with db.reader() as session:
             feeds = feeds_json(session)
         broken = [f for f in feeds if queries.feed_is_broken(f)]
         return page(request, "feeds.html", feeds=feeds, broken_ids={f["id"] for f in broken},
@@ -188,56 +254,100 @@ def create_app(
     # Atom ----------------------------------------------------------------------------
 
     def topic_feed(request: Request) -> Response:
-        topic_id = request.path_params["topic_id"]
-        topic = catalog.topics.get(topic_id)
-        with db.session() as session:
-            alerts = queries.find_alerts(session, queries.AlertFilter(topic=topic_id, limit=50))
-            if topic is None and not alerts:
-                raise not_found(f"topic {topic_id!r}")
+        topic_id = parse_topic_id(request.path_params["topic_id"])
+        segment = path_segment(topic_id)
+        with db.reader() as session:
+            topic = known_topic(session, topic_id)
+            # Newest raised or updated first (not by publication): a reader polling the feed
+            # sees every new alert, even one about a story published days ago.
+            alerts = find_alerts(session, AlertQuery(topics=(topic_id,), sort="updated", limit=50)).alerts
+            originals: dict[int, list[str]] = {}
+            for story_id, url in session.execute(
+                select(Article.story_id, Article.canonical_url)
+                .where(Article.story_id.in_({a.story_id for a in alerts}))
+                .order_by(Article.id)
+            ):
+                originals.setdefault(story_id, []).append(url)
             body = topic_atom(
                 topic_id=topic_id,
                 topic_name=topic.name if topic else topic_id,
                 alerts=alerts,
-                self_url=str(request.url.replace(query="", fragment="")),
-                topic_url=str(request.url_for("topic", topic_id=topic_id)),
-                story_url=lambda a: str(request.url_for("story", story_id=a.story_id)),
+                self_url=links.url(request, f"/topics/{segment}/atom.xml"),
+                topic_url=links.url(request, f"/topics/{segment}"),
+                story_url=lambda a: links.url(request, f"/stories/{a.story_id}"),
+                related_urls=lambda a: originals.get(a.story_id, []),
                 now=clock(),
             )
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
-    # JSON ----------------------------------------------------------------------------
+    # JSON and CSV --------------------------------------------------------------------
 
     def api_alerts(request: Request) -> Response:
-        try:
-            filters = queries.parse_alert_filter(params(request), clock())
-        except queries.FilterError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        with db.session() as session:
-            alerts = queries.find_alerts(session, filters)
-            return JSONResponse(alerts_json(session, alerts))
+        list_links = ListLinks.of(multi(request.query_params))
+        with db.reader() as session:
+            query = alert_query(request, session, DEFAULT_API_LIMIT)
+            found = find_alerts(session, query)
+            body = alerts_json(session, found.alerts, base_url=base_url)
+        headers = {}
+        if found.next_cursor is not None:
+            target = links.url(request, f"/api/alerts?{list_links.query(cursor=found.next_cursor.encode())}")
+            headers["Link"] = f'<{target}>; rel="next"'
+        return JSONResponse(body, headers=headers)
+
+    def alerts_csv(request: Request) -> Response:
+        with db.reader() as session:
+            query = alert_query(request, session, DEFAULT_API_LIMIT)
+        cap = query.limit if "limit" in ListLinks.of(multi(request.query_params)).values else None
+        names = topic_names()
+
+        def rows() -> Any:
+            # A short reader session per batch: the response streams in whichever threads
+            # Starlette gives it, and the cursor carries on where the last batch ended.
+            current, left = replace(query, limit=CSV_BATCH), cap
+            while left is None or left > 0:
+                with db.reader() as session:
+                    found = find_alerts(session, current)
+                    batch = found.alerts if left is None else found.alerts[:left]
+                    facts = story_facts(session, [a.story_id for a in batch])
+                    lines = [csv_row(a, facts.get(a.story_id), names, base_url) for a in batch]
+                yield from lines
+                left = None if left is None else left - len(batch)
+                if found.next_cursor is None:
+                    return
+                current = replace(current, cursor=found.next_cursor)
+
+        return StreamingResponse(
+            csv_lines(rows()), media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="newswatch-alerts.csv"'},
+        )
 
     def api_story(request: Request) -> Response:
-        story_id = request.path_params["story_id"]
-        with db.session() as session:
+        story_id = parse_story_id(request.path_params["story_id"])
+        with db.reader() as session:
             view = queries.get_story(session, story_id)
             if view is None:
                 raise not_found(f"story {story_id}")
             return JSONResponse({
                 **story_json(view.story),
                 "articles": [article_json(a, with_text=False) for a in view.articles],
-                "alerts": [alert_json(session, a) for a in view.alerts],
+                "alerts": [alert_json(session, a, base_url=base_url) for a in view.alerts],
                 "deliveries": [queries.delivery_json(d) for d in view.deliveries],
             })
 
     def api_feeds(request: Request) -> Response:
-        with db.session() as session:
+        with db.reader() as session:
             return JSONResponse(feeds_json(session))
 
     # Errors --------------------------------------------------------------------------
 
-    def error_response(request: Request, status: int, message: str) -> Response:
+    def error_response(request: Request, status: int, message: str, parameter: str | None = None) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": message}, status_code=status)
+            body: dict[str, Any] = {"error": message}
+            if parameter:
+                body["parameter"] = parameter
+            return JSONResponse(body, status_code=status)
+        if request.url.path.endswith(".csv"):
+            return PlainTextResponse(f"{status}: {message}\n", status_code=status)
         return page(request, "error.html", status_code=status, status=status, message=message)
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -246,6 +356,10 @@ def create_app(
             404: "There is no such page.",
         }.get(exc.status_code, str(exc.detail))
         return error_response(request, exc.status_code, message)
+
+    async def param_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ParamError)
+        return error_response(request, 400, str(exc), exc.name)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         # Raised errors bypass the guard middleware (Starlette answers them outermost).
@@ -262,13 +376,14 @@ def create_app(
 
     routes = [
         Route("/", alerts_page, name="alerts"),
-        Route("/stories/{story_id:int}", story_page, name="story"),
+        Route("/alerts.csv", alerts_csv, name="alerts_csv"),
+        Route("/stories/{story_id}", story_page, name="story"),
         Route("/topics", topics_page, name="topics"),
         Route("/topics/{topic_id}", topic_page, name="topic"),
         Route("/topics/{topic_id}/atom.xml", topic_feed, name="topic_atom"),
         Route("/feeds", feeds_page, name="feeds"),
         Route("/api/alerts", api_alerts, name="api_alerts"),
-        Route("/api/stories/{story_id:int}", api_story, name="api_story"),
+        Route("/api/stories/{story_id}", api_story, name="api_story"),
         Route("/api/feeds", api_feeds, name="api_feeds"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
@@ -280,7 +395,7 @@ def create_app(
             username=web.username,
             password=web.password.get_secret_value() if web.password else None,
         )],
-        exception_handlers={HTTPException: http_error, 500: server_error},
+        exception_handlers={HTTPException: http_error, ParamError: param_error, 500: server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings

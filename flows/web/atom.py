@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
-from flows.web.render import xml_text
+from flows.web.render import safe_href, xml_text
 from storage.models import Alert
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+MAX_RELATED = 20
 # Stable entry and feed ids: the same alert keeps its id however the app is reached.
 _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/newswatch/newswatch")
 
@@ -42,8 +43,13 @@ def topic_atom(
     topic_url: str,
     story_url: Callable[[Alert], str],
     now: datetime,
+    related_urls: Callable[[Alert], list[str]] = lambda alert: [],
 ) -> bytes:
-    """The feed document: one entry per alert, newest first, links to the story pages."""
+    """The feed document: one entry per alert, newest first.
+
+    Each entry links to its story page (``alternate``) and to the story's original
+    articles (``related``, http(s) links only, at most MAX_RELATED).
+    """
     ET.register_namespace("", ATOM_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -68,8 +74,10 @@ def topic_atom(
         sub(entry, "id", atom_id("alert", str(alert.id)))
         sub(entry, "title", alert.title or (alert.story.title if alert.story else None) or f"Alert {alert.id}", type="text")
         sub(entry, "updated", _rfc3339(alert.updated_at))
-        sub(entry, "published", _rfc3339(alert.created_at))
+        sub(entry, "published", _rfc3339(alert.published_at))  # the story's publication
         sub(entry, "link", rel="alternate", type="text/html", href=story_url(alert))
+        for url in [u for u in map(safe_href, related_urls(alert)) if u][:MAX_RELATED]:
+            sub(entry, "link", rel="related", type="text/html", href=xml_text(url))
         sub(entry, "category", term=xml_text(alert.topic_id))
         sub(entry, "summary", evidence_summary(alert), type="text")
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=False)

@@ -19,24 +19,10 @@ from storage.models import Alert, Article, ArticleSource, Delivery, Story, Subsc
 from storage.serialize import iso
 from tasks import durations
 
-# SQLite integers are 64-bit: a larger id in a URL is simply not found.
-MAX_ID = 2**63 - 1
-DEFAULT_LIMIT = 200
-MAX_LIMIT = 1000
-
 
 
 class FilterError(ValueError):
     """A query parameter a user can fix; the message names it."""
-
-
-@dataclass(frozen=True)
-class AlertFilter:
-    topic: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    min_score: float | None = None
-    limit: int = DEFAULT_LIMIT
 
 
 def parse_moment(name: str, value: str, now: datetime, *, end_of_day: bool = False) -> datetime:
@@ -48,64 +34,6 @@ def parse_moment(name: str, value: str, now: datetime, *, end_of_day: bool = Fal
         return durations.parse_moment(value, now, end_of_day=end_of_day)
     except durations.DurationError as exc:
         raise FilterError(f"{name}: {exc}") from None
-
-
-def parse_alert_filter(params: dict[str, str], now: datetime) -> AlertFilter:
-    """The alert filters from query parameters: topic, since, until, min_score, limit."""
-    topic = (params.get("topic") or "").strip() or None
-    since_text = (params.get("since") or "").strip()
-    until_text = (params.get("until") or "").strip()
-    since = parse_moment("since", since_text, now) if since_text else None
-    until = parse_moment("until", until_text, now, end_of_day=True) if until_text else None
-    if since and until and since > until:
-        raise FilterError("since: must be before until")
-    min_score = None
-    score_text = (params.get("min_score") or "").strip()
-    if score_text:
-        try:
-            min_score = float(score_text)
-        except ValueError:
-            raise FilterError(f"min_score: {score_text!r} is not a number") from None
-        if min_score != min_score or min_score in (float("inf"), float("-inf")):
-            raise FilterError(f"min_score: {score_text!r} is not a finite number")
-    limit = DEFAULT_LIMIT
-    limit_text = (params.get("limit") or "").strip()
-    if limit_text:
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
-            raise FilterError(f"limit: must be a whole number from 1 to {MAX_LIMIT}")
-        limit = int(limit_text)
-    return AlertFilter(topic=topic, since=since, until=until, min_score=min_score, limit=limit)
-
-
-def find_alerts(session: Session, filters: AlertFilter) -> list[Alert]:
-    """Alerts newest first (by last update), as ``newswatch alerts`` lists them."""
-    query = (
-        select(Alert)
-        .options(selectinload(Alert.story))
-        .order_by(Alert.updated_at.desc(), Alert.id.desc())
-        .limit(filters.limit)
-    )
-    if filters.topic:
-        query = query.where(Alert.topic_id == filters.topic)
-    if filters.since:
-        query = query.where(Alert.updated_at >= filters.since)
-    if filters.until:
-        query = query.where(Alert.updated_at <= filters.until)
-    if filters.min_score is not None:
-        query = query.where(Alert.score >= filters.min_score)
-    return list(session.scalars(query))
-
-
-def story_article_counts(session: Session, story_ids: list[int]) -> dict[int, int]:
-    """How many articles each story holds right now (one grouped query)."""
-    if not story_ids:
-        return {}
-    rows = session.execute(
-        select(Article.story_id, func.count(Article.id))
-        .where(Article.story_id.in_(story_ids))
-        .group_by(Article.story_id)
-    ).all()
-    return {story_id: count for story_id, count in rows}
 
 
 def topic_ids_with_alerts(session: Session) -> list[str]:
@@ -132,8 +60,6 @@ class StoryView:
 
 def get_story(session: Session, story_id: int) -> StoryView | None:
     """A story with its articles (and their feed entries), alerts and deliveries."""
-    if not 0 < story_id <= MAX_ID:
-        return None
     story = session.get(Story, story_id)
     if story is None:
         return None
@@ -187,17 +113,17 @@ def delivery_json(row: DeliveryRow) -> dict[str, Any]:
 
 
 def alerts_per_day(session: Session, topic_id: str, first_day: date, last_day: date) -> list[tuple[date, int]]:
-    """Alerts raised per UTC day from ``first_day`` to ``last_day``, zeros included."""
+    """Alerts per UTC day of their story's publication, ``first_day`` to ``last_day``, zeros included."""
     start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
     end = datetime(last_day.year, last_day.month, last_day.day, tzinfo=UTC) + timedelta(days=1)
     # Counted in Python: grouping by day is dialect-specific SQL, and one topic's alerts
     # over a few weeks are few.
-    created = session.scalars(
-        select(Alert.created_at).where(
-            Alert.topic_id == topic_id, Alert.created_at >= start, Alert.created_at < end
+    published = session.scalars(
+        select(Alert.published_at).where(
+            Alert.topic_id == topic_id, Alert.published_at >= start, Alert.published_at < end
         )
     )
-    counts = Counter(moment.astimezone(UTC).date() for moment in created)
+    counts = Counter(moment.astimezone(UTC).date() for moment in published)
     days = (last_day - first_day).days + 1
     return [(first_day + timedelta(days=i), counts.get(first_day + timedelta(days=i), 0)) for i in range(days)]
 

@@ -136,9 +136,21 @@ def highlight(text: Any, evidence: dict[str, Any]) -> Markup:
 
 def outlet(article: Any) -> str:
     """Who published an article: the site's own name, else the first feed's name or URL."""
-    if article.site_name:
-        return str(article.site_name)
-    for source in article.sources:
-        if source.feed is not None:
-            return source.feed.name or urlsplit(source.feed.url).hostname or source.feed.url
-    return urlsplit(article.url).hostname or article.url
+    from storage.serialize import outlet_name
+
+    return outlet_name(article)
+
+
+SNIPPET_CHARS = 240
+
+
+def snippet(evidence: Any, limit: int = SNIPPET_CHARS) -> Markup:
+    """The strongest evidence sentence (the first item: its top rule's), short, terms marked."""
+    for item in evidence or []:
+        if isinstance(item, dict) and str(item.get("text") or "").strip():
+            text = str(item["text"])
+            if len(text) > limit:
+                cut = text.rfind(" ", 0, limit)
+                text = text[: cut if cut > limit // 2 else limit].rstrip() + " …"
+            return highlight(text, item)
+    return Markup("")

@@ -94,6 +94,9 @@ def serve(
         port=listen.port,
         log_level=log_level,
         server_header=False,
-        proxy_headers=False,
+        # Client addresses (in the access log) from X-Forwarded-For only when the config
+        # says a proxy in front sets it; links never come from request headers (links.py).
+        proxy_headers=settings.web.trust_proxy_headers,
+        forwarded_allow_ips="*" if settings.web.trust_proxy_headers else None,
         access_log=True,
     )

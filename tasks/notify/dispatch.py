@@ -221,7 +221,7 @@ def _deliver_one(
         with db.session() as session:
             row = session.get(Delivery, delivery.id)
             assert row is not None
-            view = message_view(session, row, config)
+            view = message_view(session, row, config, base_url=settings.web.base_url)
             # What this message shows, stored with "sent" so a later update can mark what is new.
             payload_after = {**(row.payload or {}), "shown_article_ids": sorted(article_ids_of(session, view))}
     except LookupError as exc:

@@ -49,7 +49,7 @@ def preview(
         description = f"digest so far for {config.name} ({len(alerts)} alerts since {start:%Y-%m-%d %H:%M} UTC)"
     else:
         raise NothingToPreview(f"nothing to preview: no message is queued for {config.name} ({channel})")
-    view = message_view(session, delivery, config)
+    view = message_view(session, delivery, config, base_url=settings.web.base_url)
     if channel == "slack":
         return Preview(description, None, render_slack(view))
     return Preview(description, render_email(view), None)

@@ -98,9 +98,12 @@ def _story_context(story: StoryView) -> dict[str, Any]:
         }
         for source in story.sources
     ]
+    page = safe_link(story.page_url) if story.page_url else None
     return {
         "title": one_line(story.title, 300),
-        "link": safe_link(story.url) if story.url else (sources[0]["link"] if sources else None),
+        # The story page (evidence and every source) when web.base_url is set, else the first article.
+        "link": page or (safe_link(story.url) if story.url else (sources[0]["link"] if sources else None)),
+        "page": page,
         "topics": [one_line(t, 100) for t in story.topics],
         "score": story.score,
         "snippet": one_line(story.snippet, 500),
@@ -191,7 +194,7 @@ def _header_text(view: MessageView) -> str:
 
 
 def _story_mrkdwn(story: StoryView) -> str:
-    link = story.url or (story.sources[0].url if story.sources else "")
+    link = story.page_url or story.url or (story.sources[0].url if story.sources else "")
     title = slack_link(link, story.title) if link else slack_escape(one_line(story.title, 300))
     updated = " _(updated)_" if story.status == "updated" else ""
     lines = [
@@ -203,6 +206,8 @@ def _story_mrkdwn(story: StoryView) -> str:
     ]
     if story.snippet:
         lines.append("> " + slack_escape(one_line(story.snippet, 500)))
+    if story.page_url:
+        lines.append(slack_link(story.page_url, "Evidence and all sources in newswatch"))
     return _cap("\n".join(lines))
 
 

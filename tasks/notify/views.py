@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import SubscriberConfig
 from storage.models import Alert, Article, Delivery, Story
+from storage.serialize import story_page_url
 
 MAX_SOURCES_SHOWN = 12
 MAX_SNIPPET_CHARS = 400
@@ -42,7 +43,8 @@ class StoryView:
     source_count: int
     status: str = "new"  # new | updated
     first_seen_at: datetime | None = None
-    url: str = ""  # the story's first article: where its title links
+    url: str = ""  # the story's first article
+    page_url: str = ""  # the story's page in the web app (web.base_url set): where the title links
 
     @property
     def new_source_count(self) -> int:
@@ -100,6 +102,7 @@ def story_view(
     status: str = "new",
     shown_article_ids: set[int] | None = None,
     new_since: datetime | None = None,
+    base_url: str | None = None,
 ) -> StoryView:
     """One story as a subscriber sees it: all the alerts it wants on that story, merged.
 
@@ -144,6 +147,7 @@ def story_view(
         status=status,
         first_seen_at=story.first_seen_at,
         url=first_url,
+        page_url=story_page_url(base_url, story.id) or "",
     )
 
 
@@ -173,9 +177,12 @@ def shown_article_ids(session: Session, delivery: Delivery, story_id: int) -> se
 
 
 def message_view(
-    session: Session, delivery: Delivery, config: SubscriberConfig
+    session: Session, delivery: Delivery, config: SubscriberConfig, *, base_url: str | None = None
 ) -> MessageView:
-    """The message a delivery row stands for, as the data is now."""
+    """The message a delivery row stands for, as the data is now.
+
+    ``base_url`` (``web.base_url``): where the web app is, so each story links to its page.
+    """
     payload = delivery.payload or {}
     if delivery.kind == "digest":
         ids = [int(i) for i in payload.get("alert_ids", [])]
@@ -186,9 +193,9 @@ def message_view(
             by_story.setdefault(alert.story_id, []).append(alert)
         period_start = _parse_time(payload.get("period_start"))
         stories = tuple(
-            story_view(group, status="new")
+            story_view(group, status="new", base_url=base_url)
             if any(a.id in new_ids for a in group)
-            else story_view(group, status="updated", new_since=period_start)
+            else story_view(group, status="updated", new_since=period_start, base_url=base_url)
             for group in by_story.values()
         )
         if not stories:
@@ -212,7 +219,7 @@ def message_view(
     ] or [alert]
     shown = shown_article_ids(session, delivery, alert.story_id) if delivery.kind == "update" else None
     view = story_view(siblings, status="updated" if delivery.kind == "update" else "new",
-                      shown_article_ids=shown)
+                      shown_article_ids=shown, base_url=base_url)
     return MessageView(
         kind=delivery.kind,
         subscriber=config.name,
