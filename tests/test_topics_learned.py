@@ -336,10 +336,10 @@ def test_topics_train_needs_enough_labels(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "needs at least 5 of each" in result.output
 
 
-def test_a_definition_with_features_can_be_shown_as_yaml() -> None:
-    # The web's topic page prints the normalised definition with yaml.safe_dump.
+def test_a_definition_with_features_can_be_shown_as_yaml(tmp_path: Path) -> None:
+    # The web's topic page prints the normalised definition of a topic file with yaml.safe_dump.
     import yaml
 
-    topic = load_topics([TOPIC]).get("envoy-rows")
+    topic = load_topics(str(topic_folder(tmp_path))).get("envoy-rows")
     shown = yaml.safe_load(yaml.safe_dump(topic.definition))
     assert shown["features"]["culture"][0] == -1
