@@ -334,3 +334,12 @@ def test_topics_train_needs_enough_labels(tmp_path: Path) -> None:
     config.write_text("topics: envoy-rows.yaml\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["topics", "train", "envoy-rows", "--labels", str(labels), "--config", str(config)])
     assert result.exit_code == 2 and "needs at least 5 of each" in result.output
+
+
+def test_a_definition_with_features_can_be_shown_as_yaml(tmp_path: Path) -> None:
+    # The web's topic page prints the normalised definition of a topic file with yaml.safe_dump.
+    import yaml
+
+    topic = load_topics(str(topic_folder(tmp_path))).get("envoy-rows")
+    shown = yaml.safe_load(yaml.safe_dump(topic.definition))
+    assert shown["features"]["culture"][0] == -1

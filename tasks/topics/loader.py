@@ -553,8 +553,8 @@ class _TopicReader:
                     raise self.fail(f"feature name {name!r} should be letters, digits and _ (like pair_in_title)", at=name)
                 if name in features:
                     raise self.fail(f"feature {name!r} is named twice")
-                features[name] = self.query(query, f"feature {name!r}")
-                sides[name] = side
+                features[str(name)] = self.query(query, f"feature {name!r}")
+                sides[str(name)] = side
         return features, sides
 
     def learned_layer(self, raw: Any) -> LearnedLayer | None:
