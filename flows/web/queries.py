@@ -20,7 +20,6 @@ from storage.serialize import iso
 from tasks import durations
 
 
-
 class FilterError(ValueError):
     """A query parameter a user can fix; the message names it."""
 
