@@ -18,3 +18,9 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
         assert drift == [], f"models and migrations differ: {drift}"
     finally:
         db.dispose()
+
+
+def test_head_revision_read_from_the_files_is_alembics() -> None:
+    from storage.db import _alembic_head_revision
+
+    assert head_revision() == _alembic_head_revision() != ""

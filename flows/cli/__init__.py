@@ -16,7 +16,6 @@ from flows.cli.common import (
     TableOrJson,
     database_session,
     fail,
-    one_shot_run_settings,
     parse_since,
     print_json,
     print_table,
@@ -75,24 +74,46 @@ def run_pass(config: Path | None, *, force: bool, engine: Engine) -> dict[str, A
     from storage.db import DatabaseNotReady
     from tasks.topics import TopicDefinitionError
 
+    api = None
     try:
+        if engine is Engine.prefect:
+            # Before anything else: a Prefect API server of the run's own (when there is
+            # no server to use) boots while this process imports and opens the database.
+            quiet_prefect_environment()
+            from flows.prefect_api import choose_api
+
+            api = choose_api(settings.schedule.server_host, settings.schedule.server_port)
         _check_ready(settings)
-        if engine is Engine.plain:
+        if api is None:
             from tasks.pass_driver import run_pass_plain
 
             summary = run_pass_plain(settings, force=force)
             return {"counts": dict(summary.counts), "problems": summary.problems}
-        quiet_prefect_environment()
-        from flows.monitor import monitor
-
-        with one_shot_run_settings():
-            return monitor(config_path=str(config) if config else None, force=force)
+        return _run_flow(api, config, force=force)
     except (DatabaseNotReady, TopicDefinitionError) as exc:
         fail(str(exc))
     finally:
         from tasks import resources
 
         resources.close_all()  # before interpreter exit tears down multiprocessing
+        if api is not None:
+            api.close()
+
+
+def _run_flow(api: Any, config: Path | None, *, force: bool) -> dict[str, Any]:
+    """The monitor flow, recorded by ``api``; returns once that API has recorded it all."""
+    from flows.monitor import monitor  # imports prefect
+    from flows.prefect_api import ApiDidNotStart, settle
+
+    api = settle(api)
+    try:
+        with api.active():
+            state = monitor(config_path=str(config) if config else None, force=force, return_state=True)
+            result = state.result()
+            api.wait_until_recorded(state.state_details.flow_run_id, result.get("task_runs", 0))
+    except ApiDidNotStart as exc:
+        fail(str(exc), code=1)
+    return result
 
 
 def _check_ready(settings: Any) -> None:
