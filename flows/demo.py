@@ -35,6 +35,7 @@ def write_demo_config(directory: Path, server: SampleServer) -> Path:
 
 def run_demo(directory: Path, *, engine: str = "prefect") -> None:
     from flows.cli import Engine, _print_summary, alerts, run_pass
+    from flows.cli.progress import choose_mode
 
     directory = directory.resolve()
     for leftover in directory.glob("newswatch.db*"):
@@ -43,7 +44,7 @@ def run_demo(directory: Path, *, engine: str = "prefect") -> None:
         config = write_demo_config(directory, server)
         typer.echo(f"Serving the bundled sample at {server.base_url}; config: {config}")
         typer.echo("Running one monitoring pass…")
-        result = run_pass(config, force=True, engine=Engine(engine))
+        result = run_pass(config, force=True, engine=Engine(engine), progress=choose_mode(quiet=False))
     _print_summary(result["counts"], result["problems"])
     typer.echo("\nAlerts (one per topic and story):")
     alerts(config=config)

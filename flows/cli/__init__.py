@@ -23,6 +23,7 @@ from flows.cli.common import (
     settings_from,
     terminal_safe,
 )
+from flows.cli.progress import ProgressMode, choose_mode, show_progress
 
 app = typer.Typer(
     name="newswatch",
@@ -66,10 +67,13 @@ def _print_summary(counts: dict[str, int], problems: list[str]) -> None:
             typer.echo(f"  … and {len(problems) - 10} more")
 
 
-def run_pass(config: Path | None, *, force: bool, engine: Engine) -> dict[str, Any]:
-    """Run one pass (through Prefect unless ``engine`` is plain); returns the summary."""
+def run_pass(
+    config: Path | None, *, force: bool, engine: Engine, progress: ProgressMode = ProgressMode.quiet
+) -> dict[str, Any]:
+    """Run one pass (through Prefect unless ``engine`` is plain); returns the summary.
+    ``progress`` says how to show the pass while it works (on stderr)."""
     settings = settings_from(config)
-    if not settings.feeds:
+    if not settings.feeds and progress is not ProgressMode.quiet:
         typer.echo("newswatch: no feeds configured; nothing to do", err=True)
     from storage.db import DatabaseNotReady
     from tasks.topics import TopicDefinitionError
@@ -84,12 +88,15 @@ def run_pass(config: Path | None, *, force: bool, engine: Engine) -> dict[str, A
 
             api = choose_api(settings.schedule.server_host, settings.schedule.server_port)
         _check_ready(settings)
-        if api is None:
-            from tasks.pass_driver import run_pass_plain
+        with show_progress(progress) as counts:
+            if api is None:
+                from tasks.pass_driver import run_pass_plain
 
-            summary = run_pass_plain(settings, force=force)
-            return {"counts": dict(summary.counts), "problems": summary.problems}
-        return _run_flow(api, config, force=force)
+                summary = run_pass_plain(settings, force=force)
+                return {"counts": dict(summary.counts), "problems": summary.problems}
+            if api.server is not None:
+                counts.note = "starting Prefect's API server for this run"
+            return _run_flow(api, config, force=force)
     except (DatabaseNotReady, TopicDefinitionError) as exc:
         fail(str(exc))
     finally:
@@ -130,9 +137,13 @@ def run(
     all_feeds: Annotated[bool, typer.Option("--all", help="Poll failing feeds too, ignoring their backoff.")] = False,
     engine: Annotated[Engine, typer.Option(help="prefect (default) or plain: the same stages without Prefect.")] = Engine.prefect,
     output: Annotated[str, typer.Option("--format", help="text or json summary.")] = "text",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress while the pass works (the summary still prints).")] = False,
 ) -> None:
-    """Run one monitoring pass: fetch feeds and articles, match topics, record alerts."""
-    result = run_pass(config, force=all_feeds, engine=engine)
+    """Run one monitoring pass: fetch feeds and articles, match topics, record alerts.
+
+    While it works it shows its progress on stderr: a live line on a terminal, a log line
+    every few seconds otherwise, nothing with --quiet."""
+    result = run_pass(config, force=all_feeds, engine=engine, progress=choose_mode(quiet))
     if output == "json":
         print_json(result)
     else:
