@@ -110,7 +110,13 @@ def test_bench_phases_run_a_pass_a_quiet_second_pass_and_the_baseline(tmp_path, 
 
 
 def test_real_pages_are_dealt_in_turn_and_each_copy_is_marked() -> None:
-    from benchmarks.pagegen import SHARED_PAGES, load_real_pages, page_html, real_page_index, real_pages_missing
+    from benchmarks.pagegen import (
+        SHARED_PAGES,
+        load_real_pages,
+        page_html,
+        real_page_index,
+        real_pages_missing,
+    )
 
     missing = real_pages_missing()
     if missing:

@@ -96,6 +96,10 @@ def run_pass(
                 return {"counts": dict(summary.counts), "problems": summary.problems}
             if api.server is not None:
                 counts.note = "starting Prefect's API server for this run"
+                if settings.feeds:  # the extraction workers start on the core that waits for it
+                    from tasks import resources
+
+                    resources.extractor_pool(settings)
             return _run_flow(api, config, force=force)
     except (DatabaseNotReady, TopicDefinitionError) as exc:
         fail(str(exc))
