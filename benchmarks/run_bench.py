@@ -228,13 +228,16 @@ def fixed_costs(work: Path, repeat: int) -> dict[str, Any]:
     port = unused_port()  # nothing listens: runs start their own server
     empty = config_for(work / "empty", None, prefect_port=port)
 
-    def median_of(config: Path, env: dict[str, str], *extra: str) -> list[float]:
-        return [newswatch_run(config, env, *extra).seconds for _ in range(repeat)]
+    def median_of(config: Path, env: dict[str, str], *extra: str) -> list[tuple[float, float]]:
+        """(wall seconds, CPU seconds of all the command's processes) of each run."""
+        runs = [newswatch_run(config, env, *extra) for _ in range(repeat)]
+        return [(run.seconds, run.all_cpu) for run in runs]
 
     new_home = []
     for attempt in range(max(1, repeat // 2)):
         fresh = work / f"new-home-{attempt}"
-        new_home.append(newswatch_run(empty, {"PREFECT_HOME": str(fresh)}).seconds)
+        run = newswatch_run(empty, {"PREFECT_HOME": str(fresh)})
+        new_home.append((run.seconds, run.all_cpu))
     figures["empty, new PREFECT_HOME"] = new_home
     figures["empty, reused PREFECT_HOME"] = median_of(empty, {"PREFECT_HOME": str(home)})
     figures["empty, --engine plain"] = median_of(empty, {"PREFECT_HOME": str(home)}, "--engine", "plain")
@@ -317,8 +320,10 @@ def report(figures: dict[str, Any]) -> None:
     if fixed:
         for name, values in fixed.items():
             if isinstance(values, list):
-                rows.append((f"newswatch run, {name}", f"{statistics.median(values):.1f} s",
-                             "runs: " + ", ".join(f"{v:.1f}" for v in values)))
+                walls, cpus = [v[0] for v in values], [v[1] for v in values]
+                rows.append((f"newswatch run, {name}", f"{statistics.median(walls):.1f} s",
+                             f"CPU {statistics.median(cpus):.1f} s (all its processes; median); runs: "
+                             + ", ".join(f"{w:.1f}" for w in walls)))
         rows.append(("  (load)", "", f"{fixed['load_before']} → {fixed['load_after']}"))
     mem = figures.get("memory")
     if mem:
