@@ -20,7 +20,8 @@ from flows.demo import write_demo_config
 from flows.demo_server import SampleServer
 from tests.support.httpserver import LocalSite
 
-pytestmark = pytest.mark.slow
+# Each run starts Prefect's API server (about 5 CPU s): slow on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 NEWSWATCH = str(Path(sys.executable).with_name("newswatch"))
 ERROR_LINE = re.compile(r"(?i)traceback|error|exception|critical")
