@@ -62,6 +62,15 @@ def prefect_server_answers(api_url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def _stderr_fd() -> int | None:
+    """This process's stderr as a file descriptor (None where it is not a real file, as
+    under a test runner that captures it: the child then inherits ours)."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 @dataclass
 class RunServer:
     """Prefect's ephemeral API application in a child process on a port bound here."""
@@ -80,7 +89,7 @@ class RunServer:
             process = subprocess.Popen(
                 [sys.executable, "-m", "flows.run_server", str(listening.fileno())],
                 pass_fds=[listening.fileno()], stdin=subprocess.PIPE,
-                stdout=sys.stderr.fileno(),  # stdout is the run's (--format json): never the server's
+                stdout=_stderr_fd(),  # stdout is the run's (--format json): never the server's
                 env={**os.environ, **_EPHEMERAL_ENV},
             )
         finally:
