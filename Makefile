@@ -27,6 +27,11 @@ test: install
 reliability: install
 	$(BIN)/python scripts/reliability.py
 
+## `newswatch run` timed whole on real and generated pages against the bare trafilatura loop,
+## fixed costs with and without a Prefect server, memory: every figure of docs/performance.md.
+benchmark: install
+	$(BIN)/python benchmarks/run_bench.py
+
 lint: install
 	$(BIN)/ruff check .
 

@@ -15,16 +15,20 @@ requests it serves by kind (``/_stats``; ``/_reset`` zeroes the counts).
 from __future__ import annotations
 
 import email.utils
+import functools
+import gzip
 import hashlib
 import json
 import multiprocessing
 import random
+import re
 import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,11 +89,14 @@ _BASE_TIME = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class SiteShape:
-    """What to generate: ``feeds`` × ``articles_per_feed`` pages, deterministic in ``seed``."""
+    """What to serve: ``feeds`` × ``articles_per_feed`` pages, generated (deterministic in
+    ``seed``) or, with ``real_pages`` (a folder of ``*.html.gz``), real pages taken in turn
+    and marked per copy (``real_page_html``)."""
 
     feeds: int
     articles_per_feed: int
     seed: int = 7
+    real_pages: str | None = None
 
     @property
     def articles(self) -> int:
@@ -248,14 +255,68 @@ def _script_blob(rng: random.Random, index: int) -> str:
     return f"<script>window.__STATE_{index}__ = {blob};</script>"
 
 
+# --- real pages ---------------------------------------------------------------------------
+
+SHARED_PAGES = Path(__file__).resolve().parents[2] / "shared" / "data" / "pages"
+_TITLE = re.compile(rb"(<title[^>]*>)(.*?)(</title>)", re.IGNORECASE | re.DOTALL)
+_FIRST_PARAGRAPH_END = re.compile(rb"</p\s*>", re.IGNORECASE)
+
+
+def real_pages_missing(folder: Path = SHARED_PAGES) -> str | None:
+    """Why the real pages cannot be served (None when they can): benchmarks skip with it."""
+    if not folder.is_dir() or not any(folder.glob("*.html.gz")):
+        return f"no real pages at {folder} (the shared data folder is absent here)"
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def load_real_pages(folder: str) -> tuple[bytes, ...]:
+    """The folder's pages, decompressed, in name order (the same order every run)."""
+    return tuple(gzip.decompress(path.read_bytes()) for path in sorted(Path(folder).glob("*.html.gz")))
+
+
+def real_page_index(shape: SiteShape, feed: int, item: int) -> tuple[int, int]:
+    """(which real page, which copy of it) serves article ``item`` of ``feed``: pages are
+    dealt in turn, so any run of N × len(pages) consecutive articles holds each page N times."""
+    count = len(load_real_pages(shape.real_pages or ""))
+    number = feed * shape.articles_per_feed + item
+    return number % count, number // count
+
+
+def real_page_html(shape: SiteShape, feed: int, item: int) -> bytes:
+    """The real page unchanged for its first copy; later copies carry a marker in the title
+    and the first paragraph, so no two copies have the same text or content hash."""
+    index, copy = real_page_index(shape, feed, item)
+    page = load_real_pages(shape.real_pages or "")[index]
+    if copy == 0:
+        return page
+    marker = f" (copy {copy})".encode()
+    page = _TITLE.sub(lambda m: m.group(1) + m.group(2) + marker + m.group(3), page, count=1)
+    return _FIRST_PARAGRAPH_END.sub(lambda m: marker + m.group(0), page, count=1)
+
+
+def real_page_title(shape: SiteShape, feed: int, item: int) -> str:
+    index, copy = real_page_index(shape, feed, item)
+    found = _TITLE.search(load_real_pages(shape.real_pages or "")[index])
+    title = " ".join(found.group(2).decode("utf-8", "replace").split()) if found else f"Page {index}"
+    return title + (f" (copy {copy})" if copy else "")
+
+
+def page_html(shape: SiteShape, feed: int, item: int) -> bytes:
+    if shape.real_pages:
+        return real_page_html(shape, feed, item)
+    return article_html(shape, feed, item).encode()
+
+
 def feed_xml(shape: SiteShape, feed: int, base_url: str) -> str:
     """An RSS 2.0 feed of the feed's ``articles_per_feed`` items, newest first."""
     items = []
     for item in reversed(range(shape.articles_per_feed)):
         rng = _rng(shape, feed, item)
         link = base_url + article_path(feed, item)
+        title = real_page_title(shape, feed, item) if shape.real_pages else article_title(shape, feed, item)
         items.append(
-            f"<item><title>{escape(article_title(shape, feed, item))}</title><link>{escape(link)}</link>"
+            f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
             f'<guid isPermaLink="false">bench-{shape.seed}-{feed}-{item}</guid>'
             f"<pubDate>{email.utils.format_datetime(_published(feed, item))}</pubDate>"
             f"<description>{escape(_sentence(rng, 20, 40))}</description></item>"
@@ -344,8 +405,10 @@ def render_site(shape: SiteShape, base_url: str) -> dict[str, tuple[bytes, str, 
         body = feed_xml(shape, feed, base_url).encode()
         resources[feed_path(feed)] = (body, "application/rss+xml; charset=utf-8", _etag(body))
         for item in range(shape.articles_per_feed):
-            page = article_html(shape, feed, item).encode()
-            resources[article_path(feed, item)] = (page, "text/html; charset=utf-8", _etag(page))
+            page = page_html(shape, feed, item)
+            # Real pages keep their own encoding (named in their meta tags).
+            content_type = "text/html" if shape.real_pages else "text/html; charset=utf-8"
+            resources[article_path(feed, item)] = (page, content_type, _etag(page))
     return resources
 
 

@@ -158,10 +158,11 @@ def phase_pass(config: str, engine: str, site_url: str) -> dict[str, Any]:
 
         warm_up()  # starts the ephemeral API, as the first flow of a one-shot run does
 
-        from flows.cli.common import one_shot_run_settings
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
         def one_pass() -> tuple[dict[str, int], dict[str, float]]:
-            with one_shot_run_settings():  # as `newswatch run` calls the flow
+            # No heartbeats, as `newswatch run` calls the flow on a server of its own.
+            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
                 return monitor(config_path=config)["counts"], {}
     else:
         from tasks.pass_driver import run_pass_plain

@@ -146,3 +146,84 @@ def tree_cpu_seconds(pid: int, exclude: Callable[[int], bool] = is_prefect_serve
 
 def wall() -> float:
     return time.monotonic()
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def role(pid: int, root: int) -> str:
+    """What a process of newswatch's tree is: main, extraction, analysis, fork server,
+    Prefect's API server (the run's own), or other."""
+    if pid == root:
+        return "main"
+    name = comm(pid)
+    if name == "nw-extractor":
+        return "extraction"
+    if name == "nw-analysis":
+        return "analysis"
+    if is_prefect_server(pid) or "flows.run_server" in cmdline(pid):
+        return "prefect server"
+    if "forkserver" in cmdline(pid):
+        return "fork server"
+    return "other"
+
+
+@dataclass
+class TreeSampler:
+    """Samples ``pid``'s tree every ``interval`` s until ``stop``: CPU seconds per role
+    (each process's last reading, so processes that ended still count, up to the last
+    ``interval``) and peak PSS, newswatch's processes apart from Prefect's API server."""
+
+    pid: int
+    interval: float = 0.2
+    cpu_by_pid: dict[int, float] = field(default_factory=dict)
+    role_by_pid: dict[int, str] = field(default_factory=dict)
+    peak_pss_mib: float = 0.0
+    peak_prefect_server_pss_mib: float = 0.0
+    peak_processes: int = 0
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-sampler", daemon=True)
+
+    def start(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> TreeSampler:
+        self._stop.set()
+        self._thread.join()
+        return self
+
+    def sample(self) -> None:
+        newswatch = server = 0
+        pids = tree(self.pid)
+        for pid in pids:
+            if self.role_by_pid.get(pid) not in ("main", "prefect server", "extraction", "analysis"):
+                self.role_by_pid[pid] = role(pid, self.pid)  # a fresh fork names itself a moment later
+            seconds = cpu_seconds(pid)
+            if seconds:
+                self.cpu_by_pid[pid] = max(seconds, self.cpu_by_pid.get(pid, 0.0))
+            if self.role_by_pid[pid] == "prefect server":
+                server += pss_kb(pid)
+            else:
+                newswatch += pss_kb(pid)
+        self.peak_pss_mib = max(self.peak_pss_mib, newswatch / 1024)
+        self.peak_prefect_server_pss_mib = max(self.peak_prefect_server_pss_mib, server / 1024)
+        self.peak_processes = max(self.peak_processes, len(pids))
+
+    def cpu_by_role(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for pid, seconds in self.cpu_by_pid.items():
+            name = self.role_by_pid.get(pid, "other")
+            totals[name] = totals.get(name, 0.0) + seconds
+        return totals
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)

@@ -63,6 +63,7 @@ def sample_failure_notes(problems: list[str], on_purpose: dict[str, tuple[str, s
 
 def run_demo(directory: Path, *, engine: str = "prefect") -> None:
     from flows.cli import Engine, _print_summary, alerts, run_pass
+    from flows.cli.progress import choose_mode
 
     directory = prepare_directory(directory)
     for leftover in directory.glob("newswatch.db*"):
@@ -71,7 +72,7 @@ def run_demo(directory: Path, *, engine: str = "prefect") -> None:
         config = write_demo_config(directory, server)
         typer.echo(f"Serving the bundled sample at {server.base_url}; config: {config}")
         typer.echo("Running one monitoring pass…")
-        result = run_pass(config, force=True, engine=Engine(engine))
+        result = run_pass(config, force=True, engine=Engine(engine), progress=choose_mode(quiet=False))
         on_purpose = {server.url(path): reason for path, reason in read_broken_on_purpose(server.root).items()}
     _print_summary(result["counts"], result["problems"])
     for line in sample_failure_notes(result["problems"], on_purpose):

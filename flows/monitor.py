@@ -22,8 +22,9 @@ from tasks.pass_driver import (
 
 def run_monitor(
     settings: Settings, *, force: bool = False, shard_index: int = 0, shard_count: int = 1
-) -> StageSummary:
-    """The pass's wiring; runs inside the flow (and inside tests' flow harness).
+) -> tuple[StageSummary, int]:
+    """The pass's wiring; runs inside the flow. Returns the summary and the number of task
+    runs it started.
 
     ``drive_pass`` decides what runs when (feed batches, two article lanes, analysis
     overlapping them); here each step is a task, at feed-batch or article-batch size.
@@ -33,18 +34,27 @@ def run_monitor(
     # quote(): Prefect would otherwise walk every field of the settings (500 feeds: ~12 ms
     # of the main process's CPU) on each task call, looking for futures that are not there.
     config = quote(settings)
+    submitted = 0  # task runs, so a one-shot run can wait until its API recorded them all
+
+    def counted(future: Any) -> Any:
+        nonlocal submitted
+        submitted += 1
+        return future
+
     feeds = steps.prepare_pass(config, force, shard_index, shard_count)
+    submitted += 1
     summary.counts["feeds_due"] = len(feeds)
     summary.add(drive_pass(feeds, PassSteps(
-        poll=lambda batch, label: steps.poll_feeds.submit(config, quote(batch), label=label),
-        articles=lambda: steps.process_articles.submit(config, ARTICLES_PER_BATCH),
-        analyse=lambda: steps.analyse.submit(config, ANALYSE_WHILE_FETCHING),
-        analyse_rest=lambda: steps.analyse.submit(config, ANALYSE_AFTER),
+        poll=lambda batch, label: counted(steps.poll_feeds.submit(config, quote(batch), label=label)),
+        articles=lambda: counted(steps.process_articles.submit(config, ARTICLES_PER_BATCH)),
+        analyse=lambda: counted(steps.analyse.submit(config, ANALYSE_WHILE_FETCHING)),
+        analyse_rest=lambda: counted(steps.analyse.submit(config, ANALYSE_AFTER)),
     )))
     if settings.retention.keep_articles_days:
         summary.add(steps.apply_retention(config))
+        submitted += 1
     summary.counts["seconds"] = round(time.monotonic() - started)
-    return summary
+    return summary, submitted
 
 
 @flow(name="monitor", log_prints=False, validate_parameters=False)
@@ -57,5 +67,5 @@ def monitor(
     every shard helps with through claims, so N workers finish one pass together.
     """
     settings = load_settings(config_path)
-    summary = run_monitor(settings, force=force, shard_index=shard_index, shard_count=shard_count)
-    return {"counts": dict(summary.counts), "problems": summary.problems}
+    summary, task_runs = run_monitor(settings, force=force, shard_index=shard_index, shard_count=shard_count)
+    return {"counts": dict(summary.counts), "problems": summary.problems, "task_runs": task_runs}

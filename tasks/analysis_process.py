@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from config.settings import Settings
-from tasks.child_process import serve_requests, worker_context
+from tasks.child_process import name_process, serve_requests, worker_context
 from tasks.monitor import StageSummary
 
 log = logging.getLogger("newswatch.analysis")
@@ -132,6 +132,7 @@ class AnalysisProcess:
 def _serve(conn: Connection, lifeline: Connection) -> None:
     """The child's loop: (settings, limit) in, ("ok", summary) or ("error", text) out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    name_process("nw-analysis")
     threading.Thread(target=_exit_with_parent, args=(lifeline,), daemon=True).start()
     serve_requests(conn, _analyse_request)
 

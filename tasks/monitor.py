@@ -37,7 +37,7 @@ from storage.clock import utcnow
 from storage.dialect import serialize_analysis
 from storage.feeds import FeedToPoll, FetchRecord, due_feeds, record_fetch, sync_feeds
 from storage.models import Article
-from tasks import resources
+from tasks import progress, resources
 from tasks.extract import Extracted, ExtractionInput, extract_article, html_rejection_reason
 from tasks.feeds import ParsedFeed, parse_feed
 from tasks.http import FetchResult
@@ -95,7 +95,9 @@ def prepare_pass(
             log.warning("took back %d article claims left by a pass that stopped", released)
     with db.session() as session:
         due = due_feeds(session, now, force=force)
-    return [feed for feed in due if in_shard(feed.url, shard_index, shard_count)]
+    mine = [feed for feed in due if in_shard(feed.url, shard_index, shard_count)]
+    progress.current().set_feeds_due(len(mine))
+    return mine
 
 
 def process_is_alive(pid: int) -> bool:
@@ -146,6 +148,7 @@ def poll_feeds(settings: Settings, feeds: list[FeedToPoll]) -> StageSummary:
                 )
                 fetch_record = replace(fetch_record, new_entries=counts.new_sources)
                 record_fetch(session, feed.id, fetch_record, utcnow(), interval=interval, max_backoff=max_backoff)
+            progress.current().add(feeds_polled=1, articles_found=counts.new_articles)
             summary.counts[f"feeds_{_feed_bucket(fetch_record.outcome)}"] += 1
             summary.counts["entries_seen"] += counts.seen
             summary.counts["entries_new"] += counts.new_sources
@@ -288,6 +291,7 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
 
     def finish(work: ArticleWork, result: FetchResult, extracted: Extracted | None) -> None:
         record = _to_record(settings, work, result, extracted, utcnow())
+        progress.current().add(**{"articles_extracted" if record.status == "fetched" else "articles_failed": 1})
         if record.status == "fetched":
             summary.counts["articles_extracted"] += 1
             summary.counts[f"method_{record.extraction_method}"] += 1
@@ -313,6 +317,7 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
                     work = pending_downloads.pop(future)
                     result = future.result()
                     summary.counts[f"pages_{result.outcome}"] += 1
+                    progress.current().add(articles_fetched=int(result.outcome == "ok"))
                     reason = (
                         html_rejection_reason(result.body or b"", result.content_type)
                         if result.outcome == "ok" else None
@@ -406,11 +411,14 @@ def analyse_batch(settings: Settings, *, limit: int = 200) -> StageSummary:
     """``analyse``, in the analysis process unless ``fetch.analysis_process`` is off
     (tasks/analysis_process.py says why). The pass's steps call this."""
     if not settings.fetch.analysis_process:
-        return analyse(settings, limit=limit)
-    with resources.database(settings).reader() as session:
-        if not any_to_analyse(session):  # a quiet pass never starts the child
-            return StageSummary()
-    return resources.analysis_process().analyse(settings, limit)
+        stage = analyse(settings, limit=limit)
+    else:
+        with resources.database(settings).reader() as session:
+            if not any_to_analyse(session):  # a quiet pass never starts the child
+                return StageSummary()
+        stage = resources.analysis_process().analyse(settings, limit)
+    progress.current().add(articles_analysed=stage["articles_analysed"])
+    return stage
 
 
 def _document(article: Article) -> Document:

@@ -107,3 +107,40 @@ def test_bench_phases_run_a_pass_a_quiet_second_pass_and_the_baseline(tmp_path, 
     assert "first pass [plain]" in table and "× baseline" in table
     assert "second pass, nothing new [plain]" in table and "0 article requests" in table
     assert (tmp_path / "figures.json").read_text().startswith("{")
+
+
+def test_real_pages_are_dealt_in_turn_and_each_copy_is_marked() -> None:
+    from benchmarks.pagegen import (
+        SHARED_PAGES,
+        load_real_pages,
+        page_html,
+        real_page_index,
+        real_pages_missing,
+    )
+
+    missing = real_pages_missing()
+    if missing:
+        pytest.skip(missing)
+    count = len(load_real_pages(str(SHARED_PAGES)))
+    shape = SiteShape(feeds=count, articles_per_feed=2, real_pages=str(SHARED_PAGES))
+    first, copy = page_html(shape, 0, 0), page_html(shape, count // 2, count % 2)  # page 0, copy 1
+    assert real_page_index(shape, 0, 0) == (0, 0)
+    assert real_page_index(shape, count // 2, count % 2) == (0, 1)
+    assert first == load_real_pages(str(SHARED_PAGES))[0]  # the first copy is the page as it is
+    assert copy != first and copy.count(b"(copy 1)") == 2  # title and first paragraph
+    feed = feed_xml(shape, count // 2, "http://127.0.0.1:9").encode()
+    assert b"(copy 1)" in feed
+
+
+def test_tree_sampler_counts_cpu_by_role_and_keeps_finished_processes() -> None:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"])
+    sampler = proctree.TreeSampler(os.getpid(), interval=0.05).start()
+    child.wait()
+    time.sleep(0.1)
+    roles = sampler.stop().cpu_by_role()
+    assert roles["main"] > 0
+    assert roles.get("other", 0) >= 0.2  # the child's CPU, kept after it ended
+    assert sampler.peak_pss_mib > 1

@@ -87,3 +87,9 @@ def test_0003_fills_publication_times_and_the_search_index_for_existing_alerts(d
     finally:
         db.dispose()
         engine.dispose()
+
+
+def test_head_revision_read_from_the_files_is_alembics() -> None:
+    from storage.db import _alembic_head_revision
+
+    assert head_revision() == _alembic_head_revision() != ""

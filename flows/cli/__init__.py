@@ -18,7 +18,6 @@ from flows.cli.common import (
     TextOrJson,
     database_session,
     fail,
-    one_shot_run_settings,
     parse_since,
     print_json,
     print_table,
@@ -27,6 +26,7 @@ from flows.cli.common import (
     terminal_safe,
     topics_from,
 )
+from flows.cli.progress import ProgressMode, choose_mode, show_progress
 
 app = typer.Typer(
     name="newswatch",
@@ -76,32 +76,64 @@ def _print_summary(counts: dict[str, int], problems: list[str]) -> None:
             typer.echo(f"  … and {len(problems) - 10} more")
 
 
-def run_pass(config: Path | None, *, force: bool, engine: Engine) -> dict[str, Any]:
-    """Run one pass (through Prefect unless ``engine`` is plain); returns the summary."""
+def run_pass(
+    config: Path | None, *, force: bool, engine: Engine, progress: ProgressMode = ProgressMode.quiet
+) -> dict[str, Any]:
+    """Run one pass (through Prefect unless ``engine`` is plain); returns the summary.
+    ``progress`` says how to show the pass while it works (on stderr)."""
     settings = settings_from(config, "run")
     from storage.db import DatabaseNotReady
     from tasks.topics import TopicDefinitionError
 
+    api = None
     try:
+        if engine is Engine.prefect:
+            # Before anything else: a Prefect API server of the run's own (when there is
+            # no server to use) boots while this process imports and opens the database.
+            quiet_prefect_environment()
+            from flows.prefect_api import choose_api
+
+            api = choose_api(settings.schedule.server_host, settings.schedule.server_port)
         _check_ready(settings)
         if not settings.feeds:
             typer.echo(f"newswatch: {config} lists no feeds; nothing to fetch (add a feeds: list of url and name)", err=True)
-        if engine is Engine.plain:
-            from tasks.pass_driver import run_pass_plain
+        with show_progress(progress) as counts:
+            if api is None:
+                from tasks.pass_driver import run_pass_plain
 
-            summary = run_pass_plain(settings, force=force)
-            return {"counts": dict(summary.counts), "problems": summary.problems}
-        quiet_prefect_environment()
-        from flows.monitor import monitor
+                summary = run_pass_plain(settings, force=force)
+                return {"counts": dict(summary.counts), "problems": summary.problems}
+            if api.server is not None:
+                counts.note = "starting Prefect's API server for this run"
+                if settings.feeds:  # the extraction workers start on the core that waits for it
+                    from tasks import resources
 
-        with one_shot_run_settings():
-            return monitor(config_path=str(config) if config else None, force=force)
+                    resources.extractor_pool(settings)
+            return _run_flow(api, config, force=force)
     except (DatabaseNotReady, TopicDefinitionError) as exc:
         fail(str(exc))
     finally:
         from tasks import resources
 
         resources.close_all()  # before interpreter exit tears down multiprocessing
+        if api is not None:
+            api.close()
+
+
+def _run_flow(api: Any, config: Path | None, *, force: bool) -> dict[str, Any]:
+    """The monitor flow, recorded by ``api``; returns once that API has recorded it all."""
+    from flows.monitor import monitor  # imports prefect
+    from flows.prefect_api import ApiDidNotStart, settle
+
+    api = settle(api)
+    try:
+        with api.active():
+            state = monitor(config_path=str(config) if config else None, force=force, return_state=True)
+            result = state.result()
+            api.wait_until_recorded(state.state_details.flow_run_id, result.get("task_runs", 0))
+    except ApiDidNotStart as exc:
+        fail(str(exc), code=1)
+    return result
 
 
 def _check_topic(session: Any, settings: Any, topic: str) -> None:
@@ -131,9 +163,13 @@ def run(
     all_feeds: Annotated[bool, typer.Option("--all/--no-all", help="Poll failing feeds too, ignoring their backoff.")] = False,
     engine: Annotated[Engine, typer.Option(help="prefect (default) or plain: the same stages without Prefect.")] = Engine.prefect,
     output: Annotated[TextOrJson, typer.Option("--format", "-f", help="text or json summary.")] = TextOrJson.text,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress while the pass works (the summary still prints).")] = False,
 ) -> None:
-    """Run one monitoring pass: fetch feeds and articles, match topics, record alerts."""
-    result = run_pass(config, force=all_feeds, engine=engine)
+    """Run one monitoring pass: fetch feeds and articles, match topics, record alerts.
+
+    While it works it shows its progress on stderr: a live line on a terminal, a log line
+    every few seconds otherwise, nothing with --quiet."""
+    result = run_pass(config, force=all_feeds, engine=engine, progress=choose_mode(quiet))
     if output is TextOrJson.json:
         print_json(result)
     else:

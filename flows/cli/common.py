@@ -161,22 +161,3 @@ def quiet_prefect_environment() -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
-
-
-@contextmanager
-def one_shot_run_settings() -> Iterator[None]:
-    """Around a flow that `newswatch run` calls in-process: on Prefect's ephemeral API
-    (no PREFECT_API_URL), no flow-run heartbeats. They feed a server's zombie detection,
-    which the ephemeral API does not run, and stopping their thread (it sleeps in one-second
-    steps) costs up to a second at the end of every run. With a server, they stay."""
-    from prefect.settings import (
-        PREFECT_API_URL,
-        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-        temporary_settings,
-    )
-
-    if PREFECT_API_URL.value():
-        yield
-        return
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        yield

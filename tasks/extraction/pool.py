@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.reduction import ForkingPickler
 from typing import Any, TypeVar
 
-from tasks.child_process import serve_requests, worker_context
+from tasks.child_process import name_process, serve_requests, worker_context
 from tasks.extraction.article import Extracted, ExtractionInput, extract_article, fallback_result
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def _run_bounded(extract_fn: ExtractFn, inp: ExtractionInput, timeout: float) ->
 def _worker_main(conn: Connection, extract_fn: ExtractFn, timeout: float) -> None:
     """Loop in a worker process: receive (job id, input), send back (job id, result)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    name_process("nw-extractor")
     if hasattr(signal, "SIGALRM"):
         signal.signal(signal.SIGALRM, _raise_timeout)
     # Nobody configures logging here: keep trafilatura's per-page complaints off stderr.
