@@ -19,6 +19,11 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 FORMS = "a duration like 30d, 12h, 90m or 2w, or a date like 2026-11-20 or 2026-11-20T08:00"
 
 
+def _shown(text: str, limit: int = 60) -> str:
+    """A bad value as an error quotes it: repr'd (control characters visible) and short."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 class DurationError(ValueError):
     """The text is not a duration or a date we accept; the message says which forms are."""
 
@@ -27,10 +32,10 @@ def parse_duration(text: str) -> timedelta:
     """``30d`` → 30 days (units s, m, h, d, w; decimals allowed), at most a century."""
     match = _DURATION.fullmatch(text or "")
     if not match:
-        raise DurationError(f"{text!r} is not a duration; use {FORMS}")
+        raise DurationError(f"{_shown(text)} is not a duration; use {FORMS}")
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
     if seconds > MAX_DURATION.total_seconds():
-        raise DurationError(f"{text!r} is too long; use at most {MAX_DURATION_DAYS}d")
+        raise DurationError(f"{_shown(text)} is too long; use at most {MAX_DURATION_DAYS}d")
     return timedelta(seconds=seconds)
 
 
@@ -46,7 +51,7 @@ def parse_moment(text: str, now: datetime, *, end_of_day: bool = False) -> datet
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise DurationError(f"{text!r} is not a date or a duration; use {FORMS}") from None
+        raise DurationError(f"{_shown(text)} is not a date or a duration; use {FORMS}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     try:
@@ -54,4 +59,4 @@ def parse_moment(text: str, now: datetime, *, end_of_day: bool = False) -> datet
             parsed += timedelta(days=1) - timedelta(microseconds=1)
         return parsed.astimezone(UTC)
     except OverflowError:
-        raise DurationError(f"{text!r} is out of range; use a date between 0001-01-02 and 9999-12-30") from None
+        raise DurationError(f"{_shown(text)} is out of range; use a date between 0001-01-02 and 9999-12-30") from None

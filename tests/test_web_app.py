@@ -281,7 +281,6 @@ def test_alert_filters_on_page_and_api(client: TestClient, query: str, expected:
         ("limit=0", "limit: must be a whole number from 1 to 1000"),
         ("limit=99999999999999999999999", "limit: must be a whole number from 1 to 1000"),
         ("since=2026-11-28&until=2026-11-01", "since: must be before until"),
-        ("since=99999999999d", "since: '99999999999d' is out of range"),
         ("topic=nothing-here", "topic: 'nothing-here' is not a topic here; valid topics: foreign-campaigning, retired-topic, uk-us-relations"),
         ("sort=oldest", "sort: 'oldest' is not a sort order; valid: published, updated, score"),
         ("q=%21%21%21", "q: no words to search for"),

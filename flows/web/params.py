@@ -71,8 +71,8 @@ def parse_time(name: str, value: str, now: datetime, *, end_of_day: bool = False
     try:
         moment = queries.parse_moment(name, value, now, end_of_day=end_of_day)
         return moment.astimezone(UTC)  # every bound the database sees is UTC and in range
-    except queries.FilterError:
-        raise ParamError(name, f"{shown(value)} is not a date; {form}") from None
+    except queries.FilterError as exc:  # the duration parser's own words: they say what to use
+        raise ParamError(name, str(exc)) from None
     except (ValueError, OverflowError):  # a duration or date past what a datetime holds
         raise ParamError(name, f"{shown(value)} is out of range; {form}") from None
 
