@@ -1,8 +1,8 @@
 """The fetcher for feeds and article pages: every request bounded, every outcome classified.
 
 One :class:`Fetcher` per pass (thread-safe, one ``httpx.Client``). ``Fetcher.fetch(url)`` never
-raises for network or HTTP problems; it returns a :class:`FetchResult` whose ``outcome`` is one
-of ``ok``, ``not_modified``, ``transient``, ``permanent``, ``rejected`` and whose ``status`` is
+raises for network or HTTP problems; it returns a :class:`FetchResult` whose ``outcome`` is an
+``Outcome`` (storage/outcome.py: ok, not_modified, transient, permanent, rejected) and whose ``status`` is
 words for a person ("HTTP 404", "timeout", "refused: private address 10.0.0.1", …).
 
 What bounds a fetch:
@@ -40,17 +40,11 @@ import httpcore
 import httpx
 
 from config.netrules import NetworkRule, parse_network_rule
+from storage.outcome import Outcome
 from tasks.retry_after import parse_retry_after  # noqa: F401 (re-exported: tasks.http.parse_retry_after)
 
 if TYPE_CHECKING:
     from config.settings import FetchConfig
-
-OK = "ok"
-NOT_MODIFIED = "not_modified"
-TRANSIENT = "transient"
-PERMANENT = "permanent"
-REJECTED = "rejected"
-OUTCOMES = (OK, NOT_MODIFIED, TRANSIENT, PERMANENT, REJECTED)
 
 BOT_PROTECTION = "blocked by bot protection"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -106,7 +100,7 @@ class FetchResult:
 
     url: str  # as requested
     final_url: str  # the last URL requested (or refused) after redirects
-    outcome: str  # ok | not_modified | transient | permanent | rejected
+    outcome: Outcome
     status: str  # "ok", "HTTP 404", "timeout", "refused: private address 10.0.0.1", …
     http_status: int | None = None
     body: bytes | None = None  # only for ok
@@ -118,19 +112,17 @@ class FetchResult:
     retry_after_seconds: float | None = None
     elapsed_ms: int = 0  # wall time of the whole fetch, politeness waits included
     redirects: list[str] = field(default_factory=list)  # the URLs redirected to, in order
-    soft_failure: bool = False  # a failure that counts 0.5 (vs 1.0) in feed backoff
+    soft_failure: bool = False  # a failure that counts half in feed backoff (storage/outcome.py)
     remote_address: str | None = None  # the checked IP address the last response came from
 
     @property
     def is_failure(self) -> bool:
-        return self.outcome in (TRANSIENT, PERMANENT, REJECTED)
+        return self.outcome.is_failure
 
     @property
     def failure_weight(self) -> float:
         """0 for ok / not modified, 0.5 for a soft failure, 1.0 for a hard one."""
-        if not self.is_failure:
-            return 0.0
-        return 0.5 if self.soft_failure else 1.0
+        return self.outcome.failure_weight(self.soft_failure)
 
 
 # --- pure helpers --------------------------------------------------------------------------
@@ -670,23 +662,23 @@ def classify_exception(exc: BaseException) -> tuple[str, str, bool]:
     """(outcome, status, soft) for an exception raised while fetching."""
     chain = list(_exception_chain(exc))
     if any(isinstance(e, DNSFailure | socket.gaierror) for e in chain):
-        return TRANSIENT, "DNS error", True
+        return Outcome.TRANSIENT, "DNS error", True
     if any(
         isinstance(e, httpx.TimeoutException | httpcore.TimeoutException | TimeoutError)
         for e in chain
     ):
-        return TRANSIENT, "timeout", True
+        return Outcome.TRANSIENT, "timeout", True
     if any(isinstance(e, ssl.SSLError | ssl.CertificateError) for e in chain):
-        return TRANSIENT, "TLS error", True
+        return Outcome.TRANSIENT, "TLS error", True
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return TRANSIENT, "connection refused", True
+        return Outcome.TRANSIENT, "connection refused", True
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return REJECTED, "invalid URL", False
+        return Outcome.REJECTED, "invalid URL", False
     if isinstance(exc, httpx.LocalProtocolError):
-        return PERMANENT, "invalid request", False
+        return Outcome.PERMANENT, "invalid request", False
     if isinstance(exc, httpx.RemoteProtocolError) and not _is_hang_up(exc):
-        return TRANSIENT, "invalid HTTP response", True
-    return TRANSIENT, "connection error", True
+        return Outcome.TRANSIENT, "invalid HTTP response", True
+    return Outcome.TRANSIENT, "connection error", True
 
 
 def _is_hang_up(exc: httpx.RemoteProtocolError) -> bool:
@@ -698,14 +690,14 @@ def _is_hang_up(exc: httpx.RemoteProtocolError) -> bool:
 def _classify_status(code: int, headers: dict[str, str], sniffed: bytes) -> tuple[str, str, bool]:
     """(outcome, status, soft) for a final response that is not 2xx or 304."""
     if looks_like_bot_wall(code, headers, sniffed):
-        return PERMANENT, BOT_PROTECTION, False
+        return Outcome.PERMANENT, BOT_PROTECTION, False
     if code == 429:
-        return TRANSIENT, "rate limited", True
+        return Outcome.TRANSIENT, "rate limited", True
     if code == 404:
-        return PERMANENT, "HTTP 404", True
+        return Outcome.PERMANENT, "HTTP 404", True
     if code in (408, 425) or code >= 500:
-        return TRANSIENT, f"HTTP {code}", True
-    return PERMANENT, f"HTTP {code}", False
+        return Outcome.TRANSIENT, f"HTTP {code}", True
+    return Outcome.PERMANENT, f"HTTP {code}", False
 
 
 class Fetcher:
@@ -771,7 +763,7 @@ class Fetcher:
     ) -> FetchResult:
         """GET ``url`` (conditionally when validators are given); never raises for network or HTTP problems."""
         started = self._clock()
-        result = FetchResult(url=url, final_url=url, outcome=TRANSIENT, status="")
+        result = FetchResult(url=url, final_url=url, outcome=Outcome.TRANSIENT, status="")
         headers: dict[str, str] = {}
         if (value := _header_value(accept)) is not None:
             headers["Accept"] = value
@@ -782,9 +774,9 @@ class Fetcher:
         try:
             self._follow(url, headers, result)
         except _Refusal as refusal:
-            result.outcome, result.status, result.soft_failure = REJECTED, refusal.status, False
+            result.outcome, result.status, result.soft_failure = Outcome.REJECTED, refusal.status, False
         result.elapsed_ms = int(round((self._clock() - started) * 1000))
-        if result.outcome != OK:
+        if result.outcome != Outcome.OK:
             result.body = None
         return result
 
@@ -802,7 +794,7 @@ class Fetcher:
             except AddressRefused as refused:
                 raise _Refusal(str(refused)) from None
             except DNSFailure:
-                result.outcome, result.status, result.soft_failure = TRANSIENT, "DNS error", True
+                result.outcome, result.status, result.soft_failure = Outcome.TRANSIENT, "DNS error", True
                 return
             with self._gate.slot(target.host):
                 hop_started = self._clock()
@@ -821,7 +813,7 @@ class Fetcher:
             if next_url in seen:
                 result.final_url = next_url
                 result.outcome, result.status, result.soft_failure = (
-                    PERMANENT,
+                    Outcome.PERMANENT,
                     "redirect loop",
                     True,
                 )
@@ -829,7 +821,7 @@ class Fetcher:
             if len(result.redirects) > self.policy.max_redirects:
                 result.final_url = next_url
                 result.outcome, result.status, result.soft_failure = (
-                    PERMANENT,
+                    Outcome.PERMANENT,
                     "too many redirects",
                     True,
                 )
@@ -842,7 +834,7 @@ class Fetcher:
         """Send one request; fill ``result`` and return None, or return a redirect's Location."""
         policy = self.policy
         if budget <= 0:
-            result.outcome, result.status, result.soft_failure = TRANSIENT, "timeout", True
+            result.outcome, result.status, result.soft_failure = Outcome.TRANSIENT, "timeout", True
             return None
         timeout = httpx.Timeout(
             connect=min(policy.connect_timeout_seconds, budget),
@@ -889,42 +881,42 @@ class Fetcher:
             if location:
                 return location
             result.outcome, result.status, result.soft_failure = (
-                PERMANENT,
+                Outcome.PERMANENT,
                 f"HTTP {code} without a Location",
                 False,
             )
             return None
         if code == 304:
-            result.outcome, result.status = NOT_MODIFIED, "not modified"
+            result.outcome, result.status = Outcome.NOT_MODIFIED, "not modified"
             return None
         if 200 <= code < 300:
             try:
                 result.body = _read_body(response, self.policy.max_bytes)
             except _TooLarge:
                 result.outcome, result.status = (
-                    REJECTED,
+                    Outcome.REJECTED,
                     f"too large (over {self.policy.max_bytes} bytes)",
                 )
                 return None
             except _UnsupportedEncoding as exc:
                 result.outcome, result.status = (
-                    PERMANENT,
+                    Outcome.PERMANENT,
                     f"unsupported content encoding {exc}"[:80],
                 )
                 return None
             except zlib.error:
                 result.outcome, result.status, result.soft_failure = (
-                    PERMANENT,
+                    Outcome.PERMANENT,
                     "invalid compressed body",
                     True,
                 )
                 return None
-            result.outcome, result.status = OK, "ok"
+            result.outcome, result.status = Outcome.OK, "ok"
             return None
         sniffed = _sniff(response) if code in (401, 403, 429, 503) else b""
         result.outcome, result.status, result.soft_failure = _classify_status(
             code, headers, sniffed
         )
-        if result.retry_after_seconds is not None and result.outcome == TRANSIENT:
+        if result.retry_after_seconds is not None and result.outcome == Outcome.TRANSIENT:
             result.status += f" (retry after {result.retry_after_seconds:.0f} s)"
         return None
