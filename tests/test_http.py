@@ -342,7 +342,7 @@ def test_rebinding_at_connect_time_is_refused_and_nothing_is_sent(
     site: LocalSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without a pinned answer the connect resolves again, and checks that answer too."""
-    monkeypatch.setattr("tasks.http._PIN_SECONDS", 0.0)
+    monkeypatch.setattr("tasks.http._addresses.PIN_SECONDS", 0.0)
     site.route("/feed", body=b"x")
     answers = iter(["127.0.0.1", "127.0.0.2"])  # allowed at the check, not at the connect
 
