@@ -568,6 +568,12 @@ def test_policy_from_settings() -> None:
     assert FetchPolicy.from_settings(FetchConfig()).allow_private_networks is False
 
 
+def test_the_policy_defaults_are_the_configs() -> None:
+    """One source of defaults: a bare FetchPolicy (tests, scripts) fetches as the config does."""
+    assert FetchPolicy() == FetchPolicy.from_settings(FetchConfig())
+    assert FetchPolicy().user_agent.startswith("newswatch/") and "news monitor" in FetchPolicy().user_agent
+
+
 def test_invalid_allow_rule_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="not a port number"):
         Fetcher(FetchPolicy(allow_private_networks=["127.0.0.1:http"]))

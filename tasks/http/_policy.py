@@ -1,30 +1,32 @@
-"""The limits of one pass's fetches: :class:`FetchPolicy`."""
+"""The limits of one pass's fetches: :class:`FetchPolicy`, whose defaults are the config's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from config.settings import FetchConfig
+from config.settings import FetchConfig
+
+# The one source of the fetch defaults is the config (config/settings.py).
+_DEFAULTS = FetchConfig()
 
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    """Limits for one pass. Build from the config with :meth:`from_settings`."""
+    """Limits for one pass. Build from the config with :meth:`from_settings`; the defaults
+    are the config's."""
 
     # Read timeout per chunk AND the overall deadline for a whole fetch (all redirect hops).
-    timeout_seconds: float = 20.0
-    connect_timeout_seconds: float = 10.0
+    timeout_seconds: float = _DEFAULTS.timeout_seconds
+    connect_timeout_seconds: float = _DEFAULTS.connect_timeout_seconds
     # Cap on raw and decoded body bytes.
-    max_bytes: int = 15 * 1024 * 1024
-    max_redirects: int = 5
-    per_host_concurrency: int = 2
+    max_bytes: int = _DEFAULTS.max_bytes
+    max_redirects: int = _DEFAULTS.max_redirects
+    per_host_concurrency: int = _DEFAULTS.per_host_concurrency
     # Minimum gap between request starts to the same host.
-    per_host_delay_seconds: float = 1.0
+    per_host_delay_seconds: float = _DEFAULTS.per_host_delay_seconds
     # True, False, or entries like "127.0.0.1:8080", "localhost", "10.0.0.0/8".
-    allow_private_networks: bool | list[str] = False
-    user_agent: str = "newswatch/0.1"
+    allow_private_networks: bool | list[str] = _DEFAULTS.allow_private_networks
+    user_agent: str = _DEFAULTS.user_agent
 
     @classmethod
     def from_settings(cls, fetch: FetchConfig) -> FetchPolicy:
