@@ -219,6 +219,11 @@ def _extraction_input(work: ArticleWork, result: FetchResult | None) -> Extracti
     )
 
 
+def _retry_later(work: ArticleWork, result: FetchResult, settings: Settings) -> bool:
+    """A transient failure with attempts left: the article is fetched again later."""
+    return result.outcome == Outcome.TRANSIENT and work.attempts + 1 < settings.fetch.article_max_attempts
+
+
 def _to_record(
     settings: Settings, work: ArticleWork, result: FetchResult, extracted: Extracted | None, now: datetime
 ) -> ExtractionRecord:
@@ -228,7 +233,7 @@ def _to_record(
         "final_url": result.final_url,
     }
     fetch_problem = None if result.outcome == Outcome.OK else result.status
-    if result.outcome == Outcome.TRANSIENT and work.attempts + 1 < settings.fetch.article_max_attempts:
+    if _retry_later(work, result, settings):
         # A server's Retry-After is honoured, within reason (a day at most).
         delay = min(max(result.retry_after_seconds or 0, 60 * 2 ** work.attempts), 86400)
         return ExtractionRecord(
@@ -322,7 +327,7 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
                         result = _not_html(result, reason)
                     if result.outcome == Outcome.OK:
                         pending_extractions[pool.submit(_extraction_input(work, result))] = (work, result)
-                    elif result.outcome == Outcome.TRANSIENT and work.attempts + 1 < settings.fetch.article_max_attempts:
+                    elif _retry_later(work, result, settings):
                         finish(work, result, None)
                     else:  # the page is out of reach: the feed's own text may still do
                         finish(work, result, extract_article(_extraction_input(work, result)))
