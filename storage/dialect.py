@@ -42,8 +42,9 @@ def for_claim(statement: Select[Any], session: Session) -> Select[Any]:
 ANALYSIS_LOCK = 7_310_001  # an arbitrary, fixed advisory-lock key
 
 
-def serialize_analysis(session: Session) -> None:
-    """Let one transaction at a time cluster articles into stories, across all workers.
+def take_analysis_lock(session: Session) -> None:
+    """Take the analysis lock, held until the transaction ends: one transaction at a time
+    clusters articles into stories, across all workers.
 
     Two workers that each start a story for two copies of the same article would split
     it; PostgreSQL serialises them on an advisory lock held until commit. SQLite

@@ -34,7 +34,7 @@ from storage.articles import (
     store_result,
 )
 from storage.clock import utcnow
-from storage.dialect import serialize_analysis
+from storage.dialect import take_analysis_lock
 from storage.feeds import FeedToPoll, FetchRecord, due_feeds, record_fetch, sync_feeds
 from storage.models import Article
 from storage.outcome import Outcome
@@ -363,7 +363,7 @@ def analyse(settings: Settings, *, limit: int = 200) -> StageSummary:
     with db.reader() as session:
         prepared = {article.id: _prepare(article, topics) for article in articles_to_analyse(session, limit, claim=False)}
     with db.session() as session:
-        serialize_analysis(session)
+        take_analysis_lock(session)
         articles = articles_to_analyse(session, limit)
         for article in articles:
             ready = prepared.get(article.id)
