@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,6 +11,7 @@ import typer
 
 from flows.cli.common import TableOrJson, TextOrJson, parse_since, topics_from
 from flows.cli.common import fail as _fail
+from storage.clock import utcnow
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -256,7 +256,7 @@ def backtest(
     settings = _settings(config)
     topics = topics_from(settings)
     _known_topic(topics, topic)
-    cutoff = parse_since(since, datetime.now(UTC))
+    cutoff = parse_since(since, utcnow())
     try:
         with _read_session(settings) as session:
             report = run_backtest(session, topics, topic, cutoff)
