@@ -436,11 +436,6 @@ def release(session: Session, delivery_id: int, retry_at: datetime, note: str) -
     )
 
 
-def counts_by_status(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
-    return {status: count for status, count in rows}
-
-
 # Helpers ----------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from config.settings import FeedConfig
@@ -168,7 +168,3 @@ def record_fetch(
     )
     return feed
 
-
-def reset_schedule(session: Session) -> None:
-    """Make every active feed due now (``newswatch run --all``)."""
-    session.execute(update(Feed).where(Feed.active).values(next_poll_at=None))
