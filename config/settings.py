@@ -332,10 +332,6 @@ class Settings(BaseSettings):
         """The database URL with a relative SQLite path resolved against the config file."""
         return resolve_sqlite_path(self.database_url, self.base_dir)
 
-    def resolve_path(self, value: str | Path) -> Path:
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else (self.base_dir / path)
-
 
 def resolve_sqlite_path(url: str, base_dir: Path) -> str:
     prefix, sep, rest = url.partition(":///")
@@ -537,8 +533,3 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(_describe(exc, source)) from None
     except SettingsError as exc:
         raise ConfigError(_environment_json_error(exc)) from None
-
-
-def env_overrides_present() -> list[str]:
-    """The NEWSWATCH_ variables in effect (names only, never values)."""
-    return sorted(k for k in os.environ if k.startswith(ENV_PREFIX))

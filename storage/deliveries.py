@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from config.settings import DigestConfig, Settings, SubscriberConfig
+from storage.dialect import insert_ignore
 from storage.models import Alert, Delivery, Subscriber
 
 Channel = Literal["email", "slack"]
@@ -59,10 +60,10 @@ def sync_subscribers(session: Session, settings: Settings, now: datetime) -> Non
     for config in settings.subscribers:
         row = rows.get(config.name)
         if row is None:
-            _insert_ignore(
+            insert_ignore(
                 session,
-                Subscriber,
-                {
+                Subscriber.__table__,
+                [{
                     "name": config.name,
                     "mode": config.mode,
                     "topics": list(config.topics),
@@ -72,7 +73,7 @@ def sync_subscribers(session: Session, settings: Settings, now: datetime) -> Non
                     "last_digest_at": None,
                     "created_at": now,
                     "updated_at": now,
-                },
+                }],
             )
             continue
         changed = row.mode != config.mode or list(row.topics or []) != list(config.topics)
@@ -185,10 +186,10 @@ def _enqueue_story_message(
         updates = sum(1 for row in earlier if row.kind == "update")
         key, kind = f"alert:{alert.id}:update:{updates + 1}", "update"
         payload["thread_key"] = earlier[0].key
-    return _insert_ignore(
+    return insert_ignore(
         session,
-        Delivery,
-        {
+        Delivery.__table__,
+        [{
             "key": key,
             "subscriber_id": subscriber.id,
             "channel": channel,
@@ -199,7 +200,7 @@ def _enqueue_story_message(
             "not_before": not_before,
             "payload": payload,
             "created_at": now,
-        },
+        }],
     )
 
 
@@ -299,10 +300,10 @@ def enqueue_due_digests(session: Session, settings: Settings, now: datetime) -> 
                 "new_alert_ids": new_ids,
             }
             for channel in channels_of(config):
-                _insert_ignore(
+                insert_ignore(
                     session,
-                    Delivery,
-                    {
+                    Delivery.__table__,
+                    [{
                         "key": digest_key(config.name, start),
                         "subscriber_id": row.id,
                         "channel": channel,
@@ -312,7 +313,7 @@ def enqueue_due_digests(session: Session, settings: Settings, now: datetime) -> 
                         "attempts": 0,
                         "payload": payload,
                         "created_at": now,
-                    },
+                    }],
                 )
             queued.append(DueDigest(config.name, start, end, ids))
         row.last_digest_at = end
@@ -435,26 +436,7 @@ def release(session: Session, delivery_id: int, retry_at: datetime, note: str) -
     )
 
 
-def counts_by_status(session: Session) -> dict[str, int]:
-    rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
-    return {status: count for status, count in rows}
-
-
 # Helpers ----------------------------------------------------------------------------------
-
-
-def _insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING; returns 1 when a row was added, else 0."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    # Count the RETURNING rows: on PostgreSQL a single-row insert gets an implicit
-    # RETURNING and then reports rowcount -1, so rowcount cannot tell "added" from "skipped".
-    table = model.__table__
-    statement = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
-    return len(session.execute(statement).fetchall())
 
 
 def _aware(value: datetime) -> datetime:

@@ -9,8 +9,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str]) -> int:
-    """``INSERT … ON CONFLICT (conflict) DO NOTHING``; returns how many rows were new."""
+def insert_ignore(
+    session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str] | None = None
+) -> int:
+    """``INSERT … ON CONFLICT (conflict) DO NOTHING``; returns how many rows were new.
+
+    The one insert-or-ignore of newswatch: idempotent inserts that several workers may race
+    to. Without ``conflict`` any unique constraint makes a row be skipped.
+    """
     if not rows:
         return 0
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -18,7 +24,8 @@ def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]], co
         module.insert(table).values(rows).on_conflict_do_nothing(index_elements=conflict)
         .returning(table.c.id)
     )
-    # RETURNING counts what was inserted on both databases (rowcount does not, on psycopg).
+    # RETURNING counts what was inserted on both databases: psycopg's rowcount does not,
+    # and a single-row insert there reports -1.
     return len(session.execute(statement).all())
 
 
@@ -35,8 +42,9 @@ def for_claim(statement: Select[Any], session: Session) -> Select[Any]:
 ANALYSIS_LOCK = 7_310_001  # an arbitrary, fixed advisory-lock key
 
 
-def serialize_analysis(session: Session) -> None:
-    """Let one transaction at a time cluster articles into stories, across all workers.
+def take_analysis_lock(session: Session) -> None:
+    """Take the analysis lock, held until the transaction ends: one transaction at a time
+    clusters articles into stories, across all workers.
 
     Two workers that each start a story for two copies of the same article would split
     it; PostgreSQL serialises them on an advisory lock held until commit. SQLite

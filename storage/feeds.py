@@ -1,7 +1,8 @@
 """Feed rows: syncing them from the config, choosing which are due, recording each fetch.
 
-Failures are weighted (hard 1, soft 0.5) and back off *linearly*, capped; a broken feed
-slows down but is never dropped, because feeds come back from the dead.
+Failures are weighted (hard 1, soft 0.5: ``Outcome.failure_weight``) and back off
+*linearly*, capped; a broken feed slows down but is never dropped, because feeds come back
+from the dead.
 """
 
 from __future__ import annotations
@@ -9,15 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from config.settings import FeedConfig
 from storage.dialect import insert_ignore
 from storage.models import Feed, FeedFetch
-
-HARD_FAILURE = 1.0
-SOFT_FAILURE = 0.5
+from storage.outcome import Outcome
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class FeedToPoll:
 class FetchRecord:
     """The outcome of one feed fetch, as the storage layer records it."""
 
-    outcome: str  # ok | not_modified | transient | permanent | rejected
+    outcome: Outcome  # its value given as a string is accepted (and checked)
     status: str  # words for a person
     http_status: int | None = None
     etag: str | None = None
@@ -53,6 +52,9 @@ class FetchRecord:
     ttl_minutes: int | None = None
     soft_failure: bool = False
     duration_ms: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", Outcome(self.outcome))
 
 
 def sync_feeds(session: Session, feeds: list[FeedConfig], now: datetime) -> list[Feed]:
@@ -130,12 +132,11 @@ def record_fetch(
     feed = session.get(Feed, feed_id)
     if feed is None:
         raise LookupError(f"feed {feed_id} does not exist")
-    succeeded = record.outcome in ("ok", "not_modified")
-    if succeeded:
+    if record.outcome.succeeded:
         feed.failures = 0.0
         feed.last_success_at = now
         feed.last_error = None
-        if record.outcome == "ok":
+        if record.outcome is Outcome.OK:
             feed.etag = record.etag
             feed.last_modified = record.last_modified
             if record.body_hash:
@@ -144,7 +145,7 @@ def record_fetch(
             # keeps the last warning ("entry 'x': no usable link") until the feed changes.
             feed.warning = record.warning
     else:
-        feed.failures = (feed.failures or 0.0) + (SOFT_FAILURE if record.soft_failure else HARD_FAILURE)
+        feed.failures = (feed.failures or 0.0) + record.outcome.failure_weight(record.soft_failure)
         feed.last_error = record.detail or record.status
     feed.status = record.status
     feed.outcome = record.outcome
@@ -167,7 +168,3 @@ def record_fetch(
     )
     return feed
 
-
-def reset_schedule(session: Session) -> None:
-    """Make every active feed due now (``newswatch run --all``)."""
-    session.execute(update(Feed).where(Feed.active).values(next_poll_at=None))

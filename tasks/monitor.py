@@ -34,9 +34,10 @@ from storage.articles import (
     store_result,
 )
 from storage.clock import utcnow
-from storage.dialect import serialize_analysis
+from storage.dialect import take_analysis_lock
 from storage.feeds import FeedToPoll, FetchRecord, due_feeds, record_fetch, sync_feeds
 from storage.models import Article
+from storage.outcome import Outcome
 from tasks import progress, resources
 from tasks.extract import Extracted, ExtractionInput, extract_article, html_rejection_reason
 from tasks.feeds import ParsedFeed, parse_feed
@@ -113,7 +114,7 @@ def process_is_alive(pid: int) -> bool:
 def _fetch_and_parse(feed: FeedToPoll, settings: Settings) -> tuple[FetchResult, ParsedFeed | None, str | None]:
     fetcher = resources.fetcher(settings)
     result = fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_ACCEPT)
-    if result.outcome != "ok" or result.body is None:
+    if result.outcome != Outcome.OK or result.body is None:
         return result, None, None
     body_hash = hashlib.sha256(result.body).hexdigest()
     if feed.body_hash == body_hash:
@@ -139,7 +140,7 @@ def poll_feeds(settings: Settings, feeds: list[FeedToPoll]) -> StageSummary:
                 record = _record_feed(settings, feed, result, parsed, body_hash)
             except Exception as exc:  # a bug in one feed's handling must not stop the pass
                 log.exception("feed %s failed unexpectedly", feed.url)
-                record = (FetchRecord(outcome="transient", status="internal error", detail=repr(exc)), [])
+                record = (FetchRecord(outcome=Outcome.TRANSIENT, status="internal error", detail=repr(exc)), [])
             fetch_record, entries = record
             with db.session() as session:
                 counts = record_entries(
@@ -155,15 +156,15 @@ def poll_feeds(settings: Settings, feeds: list[FeedToPoll]) -> StageSummary:
             summary.counts["entries_changed"] += counts.changed
             summary.counts["articles_new"] += counts.new_articles
             summary.counts["entries_skipped"] += fetch_record.skipped_entries
-            if fetch_record.outcome not in ("ok", "not_modified"):
+            if fetch_record.outcome.is_failure:
                 summary.problems.append(f"{feed.url}: {fetch_record.status}")
             elif fetch_record.warning:
                 summary.problems.append(f"{feed.url}: {fetch_record.warning}")
     return summary
 
 
-def _feed_bucket(outcome: str) -> str:
-    return {"ok": "ok", "not_modified": "not_modified"}.get(outcome, "failed")
+def _feed_bucket(outcome: Outcome) -> str:
+    return outcome if outcome.succeeded else "failed"
 
 
 def _record_feed(
@@ -173,17 +174,17 @@ def _record_feed(
         "http_status": result.http_status, "duration_ms": result.elapsed_ms,
         "retry_after_seconds": result.retry_after_seconds, "soft_failure": result.soft_failure,
     }
-    if result.outcome != "ok":
+    if result.outcome != Outcome.OK:
         return FetchRecord(outcome=result.outcome, status=result.status, **common), []
     size = len(result.body or b"")
     if parsed is None:  # the body hash matched the last fetch
         return FetchRecord(
-            outcome="not_modified", status="not modified (same content)", etag=result.etag,
+            outcome=Outcome.NOT_MODIFIED, status="not modified (same content)", etag=result.etag,
             last_modified=result.last_modified, body_hash=body_hash, bytes=size, **common,
         ), []
     if not parsed.is_feed:
         return FetchRecord(
-            outcome="permanent", status="not a feed", detail=parsed.warning, bytes=size,
+            outcome=Outcome.PERMANENT, status="not a feed", detail=parsed.warning, bytes=size,
             **{**common, "soft_failure": False},
         ), []
     entries = [
@@ -196,7 +197,7 @@ def _record_feed(
     ]
     status = "ok" if not parsed.warning else "ok, with warnings"
     return FetchRecord(
-        outcome="ok", status=status, etag=result.etag, last_modified=result.last_modified,
+        outcome=Outcome.OK, status=status, etag=result.etag, last_modified=result.last_modified,
         body_hash=body_hash, bytes=size, entries=len(entries), skipped_entries=len(parsed.skipped),
         warning="; ".join(filter(None, [parsed.warning, *parsed.skipped[:5]])) or None,
         ttl_minutes=parsed.ttl_minutes, **common,
@@ -210,7 +211,7 @@ def _download(work: ArticleWork, settings: Settings) -> FetchResult:
 
 
 def _extraction_input(work: ArticleWork, result: FetchResult | None) -> ExtractionInput:
-    html = result.body if result is not None and result.outcome == "ok" else None
+    html = result.body if result is not None and result.outcome == Outcome.OK else None
     return ExtractionInput(
         url=(result.final_url if result is not None else None) or work.url,
         html=html,
@@ -221,6 +222,11 @@ def _extraction_input(work: ArticleWork, result: FetchResult | None) -> Extracti
     )
 
 
+def _retry_later(work: ArticleWork, result: FetchResult, settings: Settings) -> bool:
+    """A transient failure with attempts left: the article is fetched again later."""
+    return result.outcome == Outcome.TRANSIENT and work.attempts + 1 < settings.fetch.article_max_attempts
+
+
 def _to_record(
     settings: Settings, work: ArticleWork, result: FetchResult, extracted: Extracted | None, now: datetime
 ) -> ExtractionRecord:
@@ -229,8 +235,8 @@ def _to_record(
         "http_status": result.http_status, "content_type": result.content_type,
         "final_url": result.final_url,
     }
-    fetch_problem = None if result.outcome == "ok" else result.status
-    if result.outcome == "transient" and work.attempts + 1 < settings.fetch.article_max_attempts:
+    fetch_problem = None if result.outcome == Outcome.OK else result.status
+    if _retry_later(work, result, settings):
         # A server's Retry-After is honoured, within reason (a day at most).
         delay = min(max(result.retry_after_seconds or 0, 60 * 2 ** work.attempts), 86400)
         return ExtractionRecord(
@@ -250,7 +256,7 @@ def _to_record(
             extraction_flags=flags, content_hash=extracted.content_hash, **common,
         )
     reason = fetch_problem or (extracted.error if extracted is not None else None) or "no text"
-    status = "rejected" if result.outcome == "rejected" else "failed"
+    status = "rejected" if result.outcome == Outcome.REJECTED else "failed"
     return ExtractionRecord(status=status, detail=reason, **common)
 
 
@@ -317,16 +323,16 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
                     work = pending_downloads.pop(future)
                     result = future.result()
                     summary.counts[f"pages_{result.outcome}"] += 1
-                    progress.current().add(articles_fetched=int(result.outcome == "ok"))
+                    progress.current().add(articles_fetched=int(result.outcome == Outcome.OK))
                     reason = (
                         html_rejection_reason(result.body or b"", result.content_type)
-                        if result.outcome == "ok" else None
+                        if result.outcome == Outcome.OK else None
                     )
                     if reason:
                         result = _not_html(result, reason)
-                    if result.outcome == "ok":
+                    if result.outcome == Outcome.OK:
                         pending_extractions[pool.submit(_extraction_input(work, result))] = (work, result)
-                    elif result.outcome == "transient" and work.attempts + 1 < settings.fetch.article_max_attempts:
+                    elif _retry_later(work, result, settings):
                         finish(work, result, None)
                     else:  # the page is out of reach: the feed's own text may still do
                         finish(work, result, extract_article(_extraction_input(work, result)))
@@ -340,7 +346,7 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
 def _not_html(result: FetchResult, reason: str) -> FetchResult:
     # The sniffer's reason ("not HTML (empty body)", "not HTML (PDF document)"), not just
     # the label: a server calls binary data and empty bodies text/html too.
-    return replace(result, outcome="rejected", status=reason, body=None)
+    return replace(result, outcome=Outcome.REJECTED, status=reason, body=None)
 
 
 # Analysis ----------------------------------------------------------------------------
@@ -362,7 +368,7 @@ def analyse(settings: Settings, *, limit: int = 200) -> StageSummary:
     with db.reader() as session:
         prepared = {article.id: _prepare(article, topics) for article in articles_to_analyse(session, limit, claim=False)}
     with db.session() as session:
-        serialize_analysis(session)
+        take_analysis_lock(session)
         articles = articles_to_analyse(session, limit)
         for article in articles:
             ready = prepared.get(article.id)

@@ -13,6 +13,8 @@ import email.utils
 import re
 from datetime import UTC, datetime
 
+from storage.clock import utcnow
+
 # A week: longer than any server means, short enough that a feed is never lost for good.
 MAX_RETRY_AFTER_SECONDS = 7 * 86400.0
 
@@ -44,7 +46,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     try:
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        seconds = (when - (now or utcnow())).total_seconds()
     except OverflowError:
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)

@@ -342,7 +342,7 @@ def test_rebinding_at_connect_time_is_refused_and_nothing_is_sent(
     site: LocalSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without a pinned answer the connect resolves again, and checks that answer too."""
-    monkeypatch.setattr("tasks.http._PIN_SECONDS", 0.0)
+    monkeypatch.setattr("tasks.http._addresses.PIN_SECONDS", 0.0)
     site.route("/feed", body=b"x")
     answers = iter(["127.0.0.1", "127.0.0.2"])  # allowed at the check, not at the connect
 
@@ -566,6 +566,12 @@ def test_policy_from_settings() -> None:
     policy = FetchPolicy.from_settings(config)
     assert policy == FetchPolicy(7, 3, 1234, 2, 5, 0.5, ["127.0.0.1:8080", "10.0.0.0/8"], "ua/1")
     assert FetchPolicy.from_settings(FetchConfig()).allow_private_networks is False
+
+
+def test_the_policy_defaults_are_the_configs() -> None:
+    """One source of defaults: a bare FetchPolicy (tests, scripts) fetches as the config does."""
+    assert FetchPolicy() == FetchPolicy.from_settings(FetchConfig())
+    assert FetchPolicy().user_agent.startswith("newswatch/") and "news monitor" in FetchPolicy().user_agent
 
 
 def test_invalid_allow_rule_is_a_clear_error() -> None:

@@ -23,6 +23,7 @@ from flows.cli.common import (
     settings_from,
     terminal_safe,
 )
+from storage.clock import utcnow
 
 if TYPE_CHECKING:
     from storage.deliveries import SubscriberState
@@ -95,7 +96,7 @@ def subscribers_command(
     db = open_database_or_fail(settings, read_only=True)
     try:
         with db.session() as session:
-            states = subscriber_states(session, settings, datetime.now(UTC))
+            states = subscriber_states(session, settings, utcnow())
     finally:
         db.dispose()
     rows = [_state_dict(s) for s in states]
@@ -137,7 +138,7 @@ def preview_command(
     db = open_database_or_fail(settings, read_only=True)
     try:
         with db.session() as session:
-            result = preview(session, settings, chosen, channel.value, datetime.now(UTC))
+            result = preview(session, settings, chosen, channel.value, utcnow())
     except NothingToPreview as exc:
         typer.echo(str(exc))
         return

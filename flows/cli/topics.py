@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,6 +11,7 @@ import typer
 
 from flows.cli.common import TableOrJson, TextOrJson, parse_since, topics_from
 from flows.cli.common import fail as _fail
+from storage.clock import utcnow
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -208,13 +208,13 @@ def _document_from_url(url: str, config: Path | None) -> Document:
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         _fail(f"--url {url!r}: give an absolute http:// or https:// URL (or save the page and use --file)")
     try:
-        from tasks.http import Fetcher, FetchPolicy
+        from tasks.http import Fetcher, FetchPolicy, Outcome
     except ImportError:
         _fail("fetching URLs is not available in this build; save the page and use --file")
     settings = _settings(config)
     with Fetcher(FetchPolicy.from_settings(settings.fetch)) as fetcher:
         result = fetcher.fetch(url)
-    if result.outcome != "ok" or not result.body:
+    if result.outcome != Outcome.OK or not result.body:
         _fail(f"{url}: could not fetch: {result.status}")
     return _document_from_html(result.body, result.final_url or url, result.charset)
 
@@ -256,7 +256,7 @@ def backtest(
     settings = _settings(config)
     topics = topics_from(settings)
     _known_topic(topics, topic)
-    cutoff = parse_since(since, datetime.now(UTC))
+    cutoff = parse_since(since, utcnow())
     try:
         with _read_session(settings) as session:
             report = run_backtest(session, topics, topic, cutoff)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Alert, Article, ArticleSource, Delivery, Story, Subscriber
+from storage.outcome import FAILURES
 from storage.serialize import iso
 from tasks import durations
 
@@ -133,10 +134,8 @@ def topic_alert_count(session: Session, topic_id: str) -> int:
 
 # Feeds ---------------------------------------------------------------------------------
 
-BROKEN_OUTCOMES = frozenset({"transient", "permanent", "rejected"})
-
-
 def feed_is_broken(feed: dict[str, Any]) -> bool:
     """A feed whose last fetch failed, or that keeps failing: shown in red on /feeds."""
-    return feed.get("outcome") in BROKEN_OUTCOMES or float(feed.get("failures") or 0) > 0
+    # The outcome read from the database is a plain string: it compares equal to its member.
+    return feed.get("outcome") in FAILURES or float(feed.get("failures") or 0) > 0
 

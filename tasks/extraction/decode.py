@@ -110,14 +110,6 @@ _LEGACY_ALIASES = {
 }
 
 
-def charset_from_content_type(content_type: str | None) -> str | None:
-    """The ``charset=`` parameter of a Content-Type header, if any."""
-    if not content_type:
-        return None
-    match = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", content_type, re.IGNORECASE)
-    return match.group(1) if match else None
-
-
 def meta_charset(body: bytes) -> str | None:
     """The charset a page declares in its first bytes (<meta charset>, http-equiv, XML prolog)."""
     head = body[:4096]

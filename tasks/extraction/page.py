@@ -17,6 +17,8 @@ from urllib.parse import urljoin, urlsplit
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
+from storage.clock import utcnow
+
 # Phrases a paywall or registration wall shows in place of the article.
 _PAYWALL_PHRASES = re.compile(
     r"subscribe to (continue|keep) reading|subscribe to read|"
@@ -131,7 +133,7 @@ def parse_datetime(value: Any) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     parsed = parsed.astimezone(UTC)
-    if not _EARLIEST_PLAUSIBLE <= parsed <= datetime.now(UTC) + timedelta(days=2):
+    if not _EARLIEST_PLAUSIBLE <= parsed <= utcnow() + timedelta(days=2):
         return None
     return parsed
 

@@ -7,9 +7,6 @@ import unicodedata
 
 # Body words for shingles: the plain \w+ run, the fastest split that is good enough.
 _PLAIN_WORD = re.compile(r"\w+")
-# A term word: letters or digits, possibly joined by an apostrophe, dot, hyphen or comma
-# inside ("U.S.", "co-operate", "3.5", "10,000").
-_WORD = re.compile(r"[^\W_]+(?:[’'.,\-][^\W_]+)*")
 
 
 def normalise(text: str) -> str:
@@ -20,11 +17,6 @@ def normalise(text: str) -> str:
 def words(text: str) -> list[str]:
     """The words of a body, lower-cased, in order (punctuation dropped)."""
     return _PLAIN_WORD.findall(normalise(text).lower())
-
-
-def raw_words(text: str) -> list[str]:
-    """The words of a text with their case kept (to spot names)."""
-    return _WORD.findall(normalise(text))
 
 
 def shingles(tokens: list[str], size: int) -> list[str]:

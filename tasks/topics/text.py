@@ -32,11 +32,6 @@ _TRAILING_PUNCTUATION = re.compile(r"[.!?\"'”’)\]]*")
 LEAD_SENTENCES = 2  # the lead: the body's first two sentences
 
 
-def split_words(text: str) -> list[tuple[str, int, int]]:
-    """(word with dots removed, start, end) for each word of ``text``."""
-    return [(m.group().replace(".", ""), m.start(), m.end()) for m in WORD_PATTERN.finditer(text)]
-
-
 def sentence_ends(text: str) -> list[int]:
     """Character offsets where sentences end (exclusive)."""
     return [m.end() for m in _SENTENCE_END.finditer(text)]

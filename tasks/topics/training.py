@@ -19,11 +19,11 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from storage.clock import utcnow
 from tasks.topics.engine import DocumentIndex
 from tasks.topics.evaluation import LabelledArticle, label_column, wilson_interval
 from tasks.topics.features import CLIP, measure, tfidf, word_counts
@@ -349,7 +349,7 @@ def train_layer(
     return LearnedLayer(
         topic_id=topic.id, threshold=_r(threshold), intercept=_r(model.intercept),
         consult_from=float(_consult_from(topic, settings)), features=features, words=words,
-        training=training, created_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        training=training, created_at=utcnow().replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
 
 
