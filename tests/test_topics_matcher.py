@@ -341,3 +341,13 @@ def test_shipped_topics_load_and_the_seed_scenario_matches_both() -> None:
         ),
     )
     assert {m.topic_id for m in topics.match(doc)} == {"foreign-campaigning", "uk-us-relations"}
+
+
+def test_describe_score_puts_the_score_against_the_threshold_in_words() -> None:
+    from tasks.topics.scoring import describe_score
+
+    assert describe_score(10.5, 6) == "strong match: 10.5; alerts from 6"
+    assert describe_score(7.2, 6) == "clear match: 7.2; alerts from 6"
+    assert describe_score(6, 6) == "narrow match: 6; alerts from 6"
+    assert describe_score(3, 6).startswith("below the threshold")
+    assert describe_score(2, 0) == "match: 2"

@@ -115,6 +115,26 @@ class TopicScore:
         return evidence[:MAX_EVIDENCE]
 
 
+def describe_score(score: float, threshold: float) -> str:
+    """The score against the threshold in words, for readers: "strong match: 10.5; alerts from 6".
+
+    The strength is the score's ratio to the threshold, so it reads the same for topics
+    whose weights differ in scale.
+    """
+    if threshold <= 0:
+        return f"match: {score:g}"
+    ratio = score / threshold
+    if ratio < 1:
+        strength = "below the threshold"
+    elif ratio >= 1.5:
+        strength = "strong match"
+    elif ratio >= 1.15:
+        strength = "clear match"
+    else:
+        strength = "narrow match"
+    return f"{strength}: {round(score, 1):g}; alerts from {round(threshold, 1):g}"
+
+
 # The gates ---------------------------------------------------------------------------
 
 
