@@ -6,6 +6,7 @@ only when no Chromium binary exists; CI installs Debian's ``chromium`` package.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import shutil
@@ -48,29 +49,30 @@ def web_command() -> list[str]:
     return [sys.executable, "-m", "flows.cli", "web"] if "web" in names else [sys.executable, "-m", "flows.web"]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Seeded]]:
-    settings = make_settings(tmp_path)
+@contextlib.contextmanager
+def serving_seeded(directory: Path) -> Iterator[tuple[str, Seeded]]:
+    """``newswatch web`` over a freshly seeded database in ``directory``: its base URL and ids."""
+    settings = make_settings(directory)
     db = open_database(settings.resolved_database_url, migrate=True)
     ids = seed_database(db, NOW)
     db.dispose()
     port = free_port()
-    command = [*web_command(), "--config", str(tmp_path / "newswatch.yaml"), "--port", str(port)]
-    log = (tmp_path / "web.log").open("w")
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    command = [*web_command(), "--config", str(directory / "newswatch.yaml"), "--port", str(port)]
+    log = (directory / "web.log").open("w")
+    process = subprocess.Popen(command, cwd=directory, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                pytest.fail(f"newswatch web exited with {process.returncode}: {(tmp_path / 'web.log').read_text()}")
+                pytest.fail(f"newswatch web exited with {process.returncode}: {(directory / 'web.log').read_text()}")
             try:
                 if httpx.get(base + "/", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"newswatch web did not answer in 30 s: {(tmp_path / 'web.log').read_text()}")
+                pytest.fail(f"newswatch web did not answer in 30 s: {(directory / 'web.log').read_text()}")
             time.sleep(0.2)
         yield base, ids
     finally:
@@ -81,6 +83,12 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Seeded]]:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Seeded]]:
+    with serving_seeded(tmp_path) as served:
+        yield served
 
 
 def chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
