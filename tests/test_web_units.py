@@ -21,7 +21,12 @@ from typer.testing import CliRunner
 from config.settings import load_settings
 from flows.cli.web import register
 from flows.web.atom import topic_atom
-from flows.web.charts import alerts_per_day_svg, nice_ceiling, y_ticks
+from flows.web.charts import (
+    alerts_per_day_svg,
+    nice_ceiling,
+    responsive_alerts_per_day_svg,
+    y_ticks,
+)
 from flows.web.params import ParamError, multi, parse_alert_query
 from flows.web.queries import feed_is_broken, parse_moment
 from flows.web.render import highlight, safe_href, xml_text
@@ -263,3 +268,19 @@ def test_web_command_busy_port_is_one_clear_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert re.search(rf"cannot listen on 127\.0\.0\.1:{port}: .*in use", result.output), result.output
     assert "Traceback" not in result.output
+
+
+def test_responsive_chart_draws_a_wide_and_a_narrow_chart_with_fewer_dates() -> None:
+    days = [(date(2026, 11, 1) + timedelta(days=i), i % 3) for i in range(30)]
+    both = str(responsive_alerts_per_day_svg(days, label="Alerts per day"))
+    wide, narrow = (ET.fromstring(svg + "</svg>") for svg in both.split("</svg>")[:2])
+    assert wide.get("class") == "chart chart-wide" and narrow.get("class") == "chart chart-narrow"
+    ns = "{http://www.w3.org/2000/svg}"
+
+    def dates(root: ET.Element) -> list[str]:
+        return [t.text or "" for t in root.findall(f"{ns}text") if not (t.text or "").isdigit()]
+
+    assert len(dates(narrow)) <= 4 < len(dates(wide))
+    assert dates(narrow)[-1] == dates(wide)[-1] == "30 Nov"  # both end on the last day
+    assert len(narrow.findall(f"{ns}rect")) == len(wide.findall(f"{ns}rect")) == 20  # same bars
+    assert float(narrow.get("width")) < float(wide.get("width"))

@@ -36,7 +36,7 @@ from starlette.staticfiles import StaticFiles
 from config.settings import Settings
 from flows.web import queries
 from flows.web.atom import topic_atom
-from flows.web.charts import alerts_per_day_svg
+from flows.web.charts import responsive_alerts_per_day_svg
 from flows.web.links import Links
 from flows.web.params import (
     DEFAULT_API_LIMIT,
@@ -237,7 +237,7 @@ def create_app(
             )
             return page(
                 request, "topic.html", topic_id=topic_id, topic=topic, total=total,
-                chart=alerts_per_day_svg(days, label=f"Alerts per day of publication, last {CHART_DAYS} days"),
+                chart=responsive_alerts_per_day_svg(days, label=f"Alerts per day of publication, last {CHART_DAYS} days"),
                 chart_total=sum(c for _, c in days), chart_days=CHART_DAYS,
                 alerts=latest, facts=story_facts(session, [a.story_id for a in latest]),
                 topic_names=topic_names(), normalised=normalised, topics_error=catalog.error,

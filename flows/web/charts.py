@@ -37,21 +37,23 @@ def alerts_per_day_svg(
     label: str = "Alerts per day",
     width: int = 1100,
     height: int = 240,
+    date_labels: int = 10,
+    css_class: str = "chart",
 ) -> Markup:
-    """A bar per day (UTC) with a labelled y axis and a date every few bars."""
+    """A bar per day (UTC) with a labelled y axis and at most ``date_labels`` dates."""
     left, right, top_pad, bottom = 40, 12, 12, 34
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     total = sum(count for _, count in days)
     top = nice_ceiling(max((count for _, count in days), default=0))
     slot = plot_w / max(len(days), 1)
     bar_w = max(1.0, slot * 0.72)
-    label_every = max(1, math.ceil(len(days) / 10))
+    label_every = max(1, math.ceil(len(days) / date_labels))
 
     def y(value: float) -> float:
         return top_pad + plot_h - plot_h * value / top
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(label)}: {total} in {len(days)} days">',
         f"<title>{escape(label)}</title>",
@@ -78,3 +80,16 @@ def alerts_per_day_svg(
     parts.append(f'<line class="baseline" x1="{left}" y1="{base:.1f}" x2="{width - right}" y2="{base:.1f}"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def responsive_alerts_per_day_svg(days: list[tuple[date, int]], *, label: str = "Alerts per day") -> Markup:
+    """The chart twice: wide for a desktop, narrow (fewer dates) for a phone; CSS shows one.
+
+    An SVG scales its text with its width, so one drawing cannot be legible at both: the
+    wide one's 11 px labels would be 3 px on a 375 px screen.
+    """
+    wide = alerts_per_day_svg(days, label=label, width=960, height=240, css_class="chart chart-wide")
+    narrow = alerts_per_day_svg(
+        days, label=label, width=340, height=200, date_labels=4, css_class="chart chart-narrow"
+    )
+    return Markup(wide + narrow)
