@@ -83,6 +83,13 @@ def test_every_page_route_is_checked(served: tuple[str, Seeded, Path]) -> None:
     assert checked - routes == set(), "PAGES names routes the app no longer has"
 
 
+def test_axe_reports_a_known_violation(browser: Browser, axe: str) -> None:
+    """The check can fail: a page with an image without text, checked the same way."""
+    browser.open("data:text/html,<!doctype html><html lang=en><title>t</title><main><img src=x.png></main></html>", PHONE)
+    browser.evaluate(axe)
+    assert "image-alt" in {v["rule"] for v in browser.evaluate(RUN_AXE)}
+
+
 # What the page says about itself, in the browser ----------------------------------------
 
 RUN_AXE = """

@@ -2,7 +2,7 @@
 
 The file is not kept in the repository. The first run takes the pinned release from the
 npm registry with ``npm pack`` and keeps it in a cache outside the work tree
-(``$XDG_CACHE_HOME/newswatch``, else ``~/.cache/newswatch``); ``NEWSWATCH_AXE_JS`` names a
+(``$XDG_CACHE_HOME/newswatch``, else ``~/.cache/newswatch``); ``NEWSWATCH_TEST_AXE_JS`` names a
 copy to use instead (for a machine without the registry).
 """
 
@@ -34,7 +34,7 @@ def fetch_with_npm(target: Path) -> None:
     if npm is None:
         raise AxeUnavailable(
             f"axe-core {AXE_VERSION} is not cached at {target} and npm is not on PATH: install "
-            "Node.js and npm, or set NEWSWATCH_AXE_JS to a copy of axe.min.js"
+            "Node.js and npm, or set NEWSWATCH_TEST_AXE_JS to a copy of axe.min.js"
         )
     with tempfile.TemporaryDirectory(prefix="newswatch-axe-") as scratch:
         done = subprocess.run(
@@ -46,7 +46,7 @@ def fetch_with_npm(target: Path) -> None:
             raise AxeUnavailable(
                 f"`npm pack axe-core@{AXE_VERSION}` failed (exit {done.returncode}): "
                 f"{(done.stderr or done.stdout).strip()[-600:]}; check access to the npm registry, "
-                "or set NEWSWATCH_AXE_JS to a copy of axe.min.js"
+                "or set NEWSWATCH_TEST_AXE_JS to a copy of axe.min.js"
             )
         with tarfile.open(packed[0]) as archive:
             member = archive.extractfile(MEMBER)
@@ -61,11 +61,11 @@ def fetch_with_npm(target: Path) -> None:
 
 def axe_source() -> str:
     """The text of axe.min.js, fetched once per machine; AxeUnavailable when it cannot be had."""
-    given = os.environ.get("NEWSWATCH_AXE_JS")
+    given = os.environ.get("NEWSWATCH_TEST_AXE_JS")
     if given:
         path = Path(given)
         if not path.is_file():
-            raise AxeUnavailable(f"NEWSWATCH_AXE_JS={given} is not a file; point it at axe.min.js or unset it")
+            raise AxeUnavailable(f"NEWSWATCH_TEST_AXE_JS={given} is not a file; point it at axe.min.js or unset it")
     else:
         path = cache_dir() / "axe.min.js"
         if not path.is_file():
