@@ -166,7 +166,7 @@ CHART_LABELS = """
 """
 
 
-@pytest.mark.parametrize("width", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("width", [DESKTOP, 1001, 800, PHONE])
 def test_chart_labels_are_legible_and_apart(
     served: tuple[str, Seeded, Path], browser: Browser, width: int
 ) -> None:
