@@ -96,3 +96,42 @@ def test_bad_input_is_one_line_and_records_nothing(config: Path, alert: int, arg
 def test_alerts_without_verdicts_have_an_empty_list(config: Path, alert: int) -> None:
     shown = json.loads(invoke("alerts", "--format", "json", "--config", str(config)).stdout)
     assert shown[0]["feedback"] == [] and shown[0]["feedback_verdict"] is None
+
+
+def test_topics_eval_feedback_reports_precision_per_topic_with_counts(config: Path, alert: int) -> None:
+    db = open_database(f"sqlite:///{config.parent / 'db.sqlite'}")
+    try:
+        others = [add_alert(db, topic="envoys") for _ in range(3)]
+    finally:
+        db.dispose()
+    for alert_id, verdict in [(alert, "relevant"), (others[0], "relevant"), (others[1], "not-relevant")]:
+        assert invoke("feedback", str(alert_id), verdict, "--by", "ana", "--config", str(config)).exit_code == 0
+
+    as_json = invoke("topics", "eval", "--feedback", "--config", str(config), "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    report = json.loads(as_json.stdout)
+    envoys = next(t for t in report["topics"] if t["topic"] == "envoys")
+    assert (envoys["relevant"], envoys["not_relevant"], envoys["without_verdict"]) == (2, 1, 1)
+    assert envoys["precision"] == pytest.approx(2 / 3, abs=1e-4)
+    low, high = envoys["precision_95"]
+    assert low < 2 / 3 < high
+    shipped = next(t for t in report["topics"] if t["topic"] == "uk-us-relations")  # configured, no alerts
+    assert shipped["precision"] is None and shipped["judged"] == 0
+    assert report["judged_alerts"] == 3
+
+    text = invoke("topics", "eval", "--feedback", "--config", str(config))
+    assert text.exit_code == 0, text.output
+    assert "3 alert(s) with a verdict on record" in text.stdout
+    row = next(line for line in text.stdout.splitlines() if line.startswith("envoys"))
+    assert row.split() == ["envoys", "0.667", "0.21–0.94", "2", "1", "1"]
+
+    floor = invoke("topics", "eval", "--feedback", "--config", str(config), "--min-precision", "0.9")
+    assert floor.exit_code == 1 and "below the floor: envoys" in floor.stderr
+
+
+def test_topics_eval_needs_labels_or_feedback(config: Path) -> None:
+    neither = invoke("topics", "eval", "--config", str(config))
+    assert neither.exit_code == 2
+    assert neither.stderr.strip() == "newswatch: give exactly one of --labels FILE or --feedback (with --config FILE)"
+    no_config = invoke("topics", "eval", "--feedback")
+    assert no_config.exit_code == 2 and "topics eval --feedback needs a config file" in no_config.stderr

@@ -161,3 +161,27 @@ def render_scores(scores: list[TopicScores]) -> str:
         if s.false_negative_ids:
             lines.append(f"{s.topic_id} missed: {', '.join(s.false_negative_ids)}")
     return "\n".join(lines)
+
+
+def feedback_report(counts: list[Any]) -> list[dict[str, Any]]:
+    """Precision per topic from the desk's verdicts (``storage.feedback.TopicFeedback``),
+    with its 95 % Wilson interval: a handful of verdicts is a wide interval, said so."""
+    report = []
+    for topic in counts:
+        row = topic.to_dict()
+        low, high = wilson_interval(topic.relevant, topic.judged) if topic.judged else (None, None)
+        row["precision_95"] = [round(low, 4), round(high, 4)] if low is not None and high is not None else None
+        report.append(row)
+    return report
+
+
+def render_feedback(report: list[dict[str, Any]]) -> str:
+    lines = [f"{'topic':<24} {'precision':>9} {'95% interval':>13} {'relevant':>8} {'not relevant':>12} {'without verdict':>15}"]
+    for row in report:
+        precision = f"{row['precision']:.3f}" if row["precision"] is not None else "–"
+        interval = "{:.2f}–{:.2f}".format(*row["precision_95"]) if row["precision_95"] else "–"
+        lines.append(
+            f"{row['topic']:<24} {precision:>9} {interval:>13} {row['relevant']:>8}"
+            f" {row['not_relevant']:>12} {row['without_verdict']:>15}"
+        )
+    return "\n".join(lines)
