@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Alert, Feedback
+from storage.models import Alert, Article, Feedback
 
 RELEVANT = "relevant"
 NOT_RELEVANT = "not-relevant"
@@ -163,3 +163,38 @@ def topic_feedback(session: Session, topics: Iterable[str] = ()) -> list[TopicFe
         relevant, not_relevant = judged.get(name, [0, 0])
         result.append(TopicFeedback(name, relevant, not_relevant, totals.get(name, 0) - relevant - not_relevant))
     return result
+
+
+@dataclass(frozen=True)
+class JudgedArticle:
+    """An article of a judged alert, labelled with the alert's verdict."""
+
+    article: Article
+    relevant: bool
+    alert_id: int
+    notes: list[str]
+
+
+def judged_articles(session: Session, topic_id: str) -> list[JudgedArticle]:
+    """The articles of the topic's judged alerts, by article id: the ones the topic matched
+    (all the story's where no match was recorded), each labelled with its alert's verdict."""
+    by_alert: dict[int, list[Feedback]] = {}
+    for row in session.scalars(
+        select(Feedback).where(Feedback.topic_id == topic_id, Feedback.superseded_at.is_(None))
+    ):
+        by_alert.setdefault(row.alert_id, []).append(row)
+    found: dict[int, JudgedArticle] = {}
+    for alert_id in sorted(by_alert):
+        current = _one_per_person(by_alert[alert_id])
+        relevant = alert_verdict(current) == RELEVANT
+        notes = [f"{f.by}: {f.note}" for f in current if f.note]
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            continue
+        matched = {m.article_id for m in alert.matches}
+        for article in session.scalars(
+            select(Article).where(Article.story_id == alert.story_id).order_by(Article.id)
+        ):
+            if (not matched or article.id in matched) and (article.title or article.text):
+                found[article.id] = JudgedArticle(article, relevant, alert_id, notes)
+    return [found[k] for k in sorted(found)]

@@ -509,3 +509,51 @@ def _layer_path(topic: Any) -> Path:
         return Path(topic.learned.path)
     folder = Path(topic.file).parent if topic.file and Path(topic.file).is_file() else Path.cwd()
     return folder / f"{topic.id}.learned.json"
+
+
+labels_app = typer.Typer(
+    help="Labelled articles from the desk's verdicts, for `topics train --labels`.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+)
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("export")
+def export_labels(
+    topic: Annotated[str, typer.Option("--topic", help="The topic id: one topic per file.")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The YAML config file (database and topics).", envvar="NEWSWATCH_CONFIG")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The JSONL file to write (default: TOPIC.labels.jsonl here).")] = None,
+) -> None:
+    """Write the articles of the topic's judged alerts as labelled JSONL (the dev set's format):
+    title, text and the topic's 0/1 column from the verdict (relevant is 1)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from flows.cli.common import settings_from
+    from storage.feedback import judged_articles
+    from storage.models import Alert
+    from tasks.topics.evaluation import feedback_label_rows, label_column
+
+    settings = settings_from(config, "topics labels export")
+    configured = {t.id for t in topics_from(settings).topics}
+    try:
+        with _read_session(settings) as session:
+            known = configured | set(session.scalars(select(Alert.topic_id).distinct()))
+            if topic not in known:
+                _fail(f"--topic {topic!r}: no such topic (known: {', '.join(sorted(known)) or 'none'})")
+            rows = feedback_label_rows(topic, judged_articles(session, topic))
+    except SQLAlchemyError as exc:
+        _fail(f"cannot read the database: {_one_line(exc, 200)}")
+    if not rows:
+        _fail(f"--topic {topic}: no verdicts on record for its alerts; record some with "
+              "`newswatch feedback ALERT_ID relevant|not-relevant` first")
+    target = output or Path(f"{topic}.labels.jsonl")
+    try:
+        with target.open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        _fail(f"{target}: cannot write: {exc.strerror or exc}")
+    relevant = sum(row[label_column(topic)] for row in rows)
+    typer.echo(f"wrote {len(rows)} labelled article(s) of {topic} to {target}: {relevant} relevant, "
+               f"{len(rows) - relevant} not relevant")

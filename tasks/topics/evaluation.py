@@ -185,3 +185,27 @@ def render_feedback(report: list[dict[str, Any]]) -> str:
             f" {row['not_relevant']:>12} {row['without_verdict']:>15}"
         )
     return "\n".join(lines)
+
+
+def feedback_label_rows(topic_id: str, judged: list[Any]) -> list[dict[str, Any]]:
+    """Judged articles (``storage.feedback.JudgedArticle``) as rows of the dev set's JSONL
+    format, labelled 0/1 in the topic's column: ``topics train --labels`` reads them."""
+    from storage.serialize import article_published, iso, outlet_name
+
+    column = label_column(topic_id)
+    rows = []
+    for item in judged:
+        article = item.article
+        rows.append({
+            "id": f"article-{article.id}",
+            "title": article.title or "",
+            "text": article.text or "",
+            "outlet": outlet_name(article),
+            "published": iso(article_published(article)[0]),
+            "url": article.url,
+            "language": article.language,
+            column: 1 if item.relevant else 0,
+            "rationale": "; ".join(item.notes) or None,
+            "alert_id": item.alert_id,
+        })
+    return rows
