@@ -74,7 +74,7 @@ def _newest_first(rows: Iterable[Feedback]) -> list[Feedback]:
 
 
 def current_feedback(session: Session, alert_ids: Iterable[int]) -> dict[int, list[Feedback]]:
-    """Each alert's current verdicts (one per person), newest first; alerts without none."""
+    """Each alert's current verdicts (one per person), newest first; alerts without any are left out."""
     found: dict[int, list[Feedback]] = {}
     ids = sorted(set(alert_ids))
     for start in range(0, len(ids), 500):
