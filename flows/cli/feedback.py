@@ -19,7 +19,7 @@ def os_user() -> str:
 
 
 def feedback_command(
-    alert_id: Annotated[int, typer.Argument(help="The alert's id (`newswatch alerts` lists them).", min=1)],
+    alert_id: Annotated[int, typer.Argument(help="The alert's id (`newswatch alerts` lists them).", min=1, max=2**31 - 1)],
     verdict: Annotated[str, typer.Argument(help="relevant or not-relevant.", metavar="relevant|not-relevant")],
     config: ConfigOption = None,
     note: Annotated[str | None, typer.Option("--note", help="Why, in a few words (kept with the verdict).")] = None,
