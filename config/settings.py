@@ -225,6 +225,10 @@ class RetentionConfig(_Section):
     keep_articles_days: float | None = Field(None, gt=0)  # None keeps everything
 
 
+# What `newswatch web add-user` writes: scrypt$N$r$p$salt$hash (salt and hash in base64).
+PASSWORD_HASH = re.compile(r"scrypt\$\d{1,8}\$\d{1,3}\$\d{1,3}\$[A-Za-z0-9+/=]{8,200}\$[A-Za-z0-9+/=]{16,200}")
+
+
 class WebConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, gt=0, lt=65536)
@@ -237,6 +241,33 @@ class WebConfig(_Section):
     # Behind a reverse proxy without base_url: build links from X-Forwarded-Proto and
     # X-Forwarded-Host. Only when every request comes through a proxy that sets them.
     trust_proxy_headers: bool = False
+    # People who may record verdicts on the story page: name -> password hash, made by
+    # `newswatch web add-user NAME`. Empty: the app is read-only (no sign-in, no writes).
+    users: dict[str, str] = Field(default_factory=dict)
+    # Signs the session cookie and its CSRF tokens. Required when users are configured:
+    # the app refuses to start without it rather than sign with something guessable.
+    secret_key: SecretStr | None = None
+
+    @field_validator("users")
+    @classmethod
+    def _password_hashes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, hashed in value.items():
+            if not name.strip() or len(name) > 200 or name != " ".join(name.split()):
+                raise ValueError(f"user name {name!r}: give 1 to 200 characters without leading, trailing or double spaces")
+            if not isinstance(hashed, str) or not PASSWORD_HASH.fullmatch(hashed):
+                raise ValueError(
+                    f"{name}: not a password hash; make one with `newswatch web add-user {name}` and paste it here"
+                )
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters; `newswatch web add-user` prints a fresh one")
+        return value
 
     @field_validator("base_url")
     @classmethod

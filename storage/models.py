@@ -312,6 +312,30 @@ class AlertMatch(Base):
     __table_args__ = (UniqueConstraint("alert_id", "article_id"),)
 
 
+class Feedback(Base):
+    """A person's verdict on an alert: was it relevant to its topic?
+
+    A later verdict by the same person on the same alert supersedes theirs (its
+    ``superseded_at`` is set) rather than replacing the row, so the history stays. The
+    topic's id and version are copied from the alert as it stood when the verdict was
+    given: precision and retraining need what was judged, not what the topic became.
+    """
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(16))  # relevant | not-relevant
+    by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    topic_id: Mapped[str] = mapped_column(String(200), index=True)
+    topic_version: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    superseded_at: Mapped[datetime | None]  # NULL: this person's current verdict
+
+    __table_args__ = (Index("ix_feedback_alert_id_by", "alert_id", "by"),)
+
+
 class SearchDocument(Base):
     """Searchable text of an alert (title and evidence) or of an article of an alerted story.
 

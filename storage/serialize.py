@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Alert, AlertMatch, Article, ArticleSource, Feed, Story
+from storage.feedback import alert_verdict, current_feedback, feedback_json
+from storage.models import Alert, AlertMatch, Article, ArticleSource, Feed, Feedback, Story
 from storage.published import PublishedSource, effective_published
 
 
@@ -98,7 +99,12 @@ def alert_source_json(article: Article, matched: AlertMatch | None) -> dict[str,
     }
 
 
-def alert_json(session: Session, alert: Alert, *, base_url: str | None = None) -> dict[str, Any]:
+def alert_json(
+    session: Session, alert: Alert, *, base_url: str | None = None, feedback: list[Feedback] | None = None
+) -> dict[str, Any]:
+    """``feedback``: the alert's current verdicts when the caller loaded them for many alerts."""
+    if feedback is None:
+        feedback = current_feedback(session, [alert.id]).get(alert.id, [])
     story = alert.story
     matches = {m.article_id: m for m in alert.matches}
     articles = story.articles  # ordered by id
@@ -122,6 +128,9 @@ def alert_json(session: Session, alert: Alert, *, base_url: str | None = None) -
         "evidence": alert.evidence or [],
         "sources": [alert_source_json(a, matches.get(a.id)) for a in articles],
         "story": story_json(story),
+        # The desk's current verdicts (one per person, newest first) and the alert's own.
+        "feedback": [feedback_json(f) for f in feedback],
+        "feedback_verdict": alert_verdict(feedback),
     }
 
 
@@ -148,7 +157,9 @@ def load_alerts(session: Session, alerts: list[Alert]) -> list[Alert]:
 
 def alerts_json(session: Session, alerts: list[Alert], *, base_url: str | None = None) -> list[dict[str, Any]]:
     """Many alerts at once (``load_alerts``: a few queries, not one round per alert)."""
-    return [alert_json(session, a, base_url=base_url) for a in load_alerts(session, alerts)]
+    loaded = load_alerts(session, alerts)
+    verdicts = current_feedback(session, [a.id for a in loaded])
+    return [alert_json(session, a, base_url=base_url, feedback=verdicts.get(a.id, [])) for a in loaded]
 
 
 def story_json(story: Story) -> dict[str, Any]:

@@ -16,7 +16,7 @@ runner = CliRunner()
 
 NEEDS_CONFIG = [
     ["run"], ["alerts"], ["articles"], ["feeds"], ["db", "upgrade"], ["deliver"], ["subscribers"],
-    ["preview", "desk"], ["web"], ["serve"], ["prune"],
+    ["preview", "desk"], ["web"], ["serve"], ["prune"], ["feedback", "1", "relevant"],
 ]
 
 
@@ -27,7 +27,7 @@ def free_port() -> str:
 
 
 READ_ONLY = [["alerts"], ["articles"], ["feeds"], ["subscribers"], ["preview", "desk"], ["web", "--port", free_port()],
-             ["topics", "backtest", "uk-us-relations"]]
+             ["topics", "backtest", "uk-us-relations"], ["feedback", "1", "relevant", "--by", "ana"]]
 
 
 def invoke(*args: str) -> Result:

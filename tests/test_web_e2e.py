@@ -46,6 +46,7 @@ def web_command() -> list[str]:
     from flows.cli import app
 
     names = {command.name or getattr(command.callback, "__name__", "") for command in app.registered_commands}
+    names |= {group.name or "" for group in app.registered_groups}  # ``web`` with ``web add-user``
     return [sys.executable, "-m", "flows.cli", "web"] if "web" in names else [sys.executable, "-m", "flows.web"]
 
 

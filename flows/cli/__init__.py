@@ -408,10 +408,11 @@ def prune(config: ConfigOption = None) -> None:
 
 def _register_command_groups() -> None:
     """Command groups that live in their own modules."""
-    from flows.cli import delivery, topics, web
+    from flows.cli import delivery, feedback, topics, web
 
     app.add_typer(topics.app, name="topics")
     delivery.register(app)
+    feedback.register(app)
     web.register(app)
 
 

@@ -315,14 +315,16 @@ def _read_session(settings: Settings):  # type: ignore[no-untyped-def]
 
 @app.command("eval")
 def evaluate(
-    labels: Annotated[Path, typer.Option("--labels", help="JSONL: id, title, text and a 0/1 column per topic (foreign_campaigning …).")],
+    labels: Annotated[Path | None, typer.Option("--labels", help="JSONL: id, title, text and a 0/1 column per topic (foreign_campaigning …).")] = None,
     config: ConfigOption = None,
-    format: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")] = TableOrJson.table,
+    format: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json (text is the same as table).")] = TableOrJson.table,
     min_precision: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Exit 1 if any topic's precision is below this (0 to 1).")] = None,
     min_recall: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Exit 1 if any topic's recall is below this (0 to 1).")] = None,
     split: Annotated[str | None, typer.Option(help="Use only rows whose split column has this value (e.g. check).")] = None,
+    feedback: Annotated[bool, typer.Option("--feedback", help="Precision from the verdicts on record (`newswatch feedback`), not from a file.")] = False,
 ) -> None:
-    """Precision, recall and F1 per topic on a labelled file, with the misclassified ids.
+    """Precision, recall and F1 per topic on a labelled file, with the misclassified ids;
+    or, with --feedback, each topic's precision from the desk's verdicts on its alerts.
 
     The verdicts are the topics' own (rules and learned layer). A layer scored on the
     articles it was trained on looks better than it is: score a split it never saw.
@@ -330,6 +332,12 @@ def evaluate(
     from tasks.topics.evaluation import LabelsError, read_labels, render_scores
     from tasks.topics.evaluation import evaluate as score
 
+    if feedback == (labels is not None):
+        _fail("give exactly one of --labels FILE or --feedback (with --config FILE)")
+    if feedback:
+        _evaluate_feedback(config, format, min_precision)
+        return
+    assert labels is not None
     topics = _topics(config)
     try:
         articles = read_labels(labels)
@@ -354,6 +362,37 @@ def evaluate(
     else:
         typer.echo(f"{len(articles)} labelled article(s)")
         typer.echo(render_scores(scores))
+        if below:
+            typer.echo(f"below the floor: {', '.join(below)}", err=True)
+    if below:
+        raise typer.Exit(EXIT_FOUND_PROBLEMS)
+
+
+def _evaluate_feedback(config: Path | None, format: TableOrJson, min_precision: float | None) -> None:
+    """Precision per topic from the verdicts stored in the config's database."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from flows.cli.common import settings_from
+    from storage.feedback import topic_feedback
+    from tasks.topics.evaluation import feedback_report, render_feedback
+
+    settings = settings_from(config, "topics eval --feedback")
+    configured = [t.id for t in topics_from(settings).topics]
+    try:
+        with _read_session(settings) as session:
+            report = feedback_report(topic_feedback(session, configured))
+    except SQLAlchemyError as exc:
+        _fail(f"cannot read the database: {_one_line(exc, 200)}")
+    below = [
+        r["topic"] for r in report
+        if min_precision is not None and r["precision"] is not None and r["precision"] < min_precision
+    ]
+    judged = sum(r["judged"] for r in report)
+    if format is TableOrJson.json:
+        _print_json({"source": "feedback", "judged_alerts": judged, "topics": report, "below_floor": below})
+    else:
+        typer.echo(f"{judged} alert(s) with a verdict on record (precision = relevant / alerts with a verdict)")
+        typer.echo(render_feedback(report))
         if below:
             typer.echo(f"below the floor: {', '.join(below)}", err=True)
     if below:
@@ -470,3 +509,51 @@ def _layer_path(topic: Any) -> Path:
         return Path(topic.learned.path)
     folder = Path(topic.file).parent if topic.file and Path(topic.file).is_file() else Path.cwd()
     return folder / f"{topic.id}.learned.json"
+
+
+labels_app = typer.Typer(
+    help="Labelled articles from the desk's verdicts, for `topics train --labels`.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+)
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("export")
+def export_labels(
+    topic: Annotated[str, typer.Option("--topic", help="The topic id: one topic per file.")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="The YAML config file (database and topics).", envvar="NEWSWATCH_CONFIG")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The JSONL file to write (default: TOPIC.labels.jsonl here).")] = None,
+) -> None:
+    """Write the articles of the topic's judged alerts as labelled JSONL (the dev set's format):
+    title, text and the topic's 0/1 column from the verdict (relevant is 1)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from flows.cli.common import settings_from
+    from storage.feedback import judged_articles
+    from storage.models import Alert
+    from tasks.topics.evaluation import feedback_label_rows, label_column
+
+    settings = settings_from(config, "topics labels export")
+    configured = {t.id for t in topics_from(settings).topics}
+    try:
+        with _read_session(settings) as session:
+            known = configured | set(session.scalars(select(Alert.topic_id).distinct()))
+            if topic not in known:
+                _fail(f"--topic {topic!r}: no such topic (known: {', '.join(sorted(known)) or 'none'})")
+            rows = feedback_label_rows(topic, judged_articles(session, topic))
+    except SQLAlchemyError as exc:
+        _fail(f"cannot read the database: {_one_line(exc, 200)}")
+    if not rows:
+        _fail(f"--topic {topic}: no verdicts on record for its alerts; record some with "
+              "`newswatch feedback ALERT_ID relevant|not-relevant` first")
+    target = output or Path(f"{topic}.labels.jsonl")
+    try:
+        with target.open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        _fail(f"{target}: cannot write: {exc.strerror or exc}")
+    relevant = sum(row[label_column(topic)] for row in rows)
+    typer.echo(f"wrote {len(rows)} labelled article(s) of {topic} to {target}: {relevant} relevant, "
+               f"{len(rows) - relevant} not relevant")

@@ -1,9 +1,10 @@
-"""The read-only web app: alerts, stories, topics and feeds as pages, Atom and JSON.
+"""The web app: alerts, stories, topics and feeds as pages, Atom and JSON.
 
 ``create_app(settings)`` returns a Starlette app; ``newswatch web`` serves it with uvicorn.
 Endpoints are plain (sync) functions, run in Starlette's thread pool, each with its own
 short reader session (a snapshot that never takes SQLite's write lock, so browsing never
-holds up a pass). Nothing here writes to the database, and prefect is never imported.
+holds up a pass). Nothing here writes to the database; the only writes, a signed-in
+person's verdicts, live in ``flows/web/feedback_views.py``. Prefect is never imported.
 Parameters are parsed in ``flows/web/params.py``; links are built in ``flows/web/links.py``.
 """
 
@@ -35,8 +36,10 @@ from starlette.staticfiles import StaticFiles
 
 from config.settings import Settings
 from flows.web import queries
+from flows.web.accounts import Accounts
 from flows.web.atom import topic_atom
 from flows.web.charts import responsive_alerts_per_day_svg
+from flows.web.feedback_views import feedback_routes, viewer_context
 from flows.web.links import Links
 from flows.web.params import (
     DEFAULT_API_LIMIT,
@@ -63,6 +66,7 @@ from storage.alert_list import AlertQuery, count_alerts, find_alerts, story_fact
 from storage.clock import utcnow
 from storage.db import Database, open_database
 from storage.export import csv_lines, csv_row
+from storage.feedback import current_feedback
 from storage.models import Article
 from storage.serialize import (
     alert_json,
@@ -135,7 +139,11 @@ def create_app(
     database: Database | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Starlette:
-    """The web app over ``settings``' database (opened now; DatabaseNotReady if unusable)."""
+    """The web app over ``settings``' database (opened now; DatabaseNotReady if unusable).
+
+    SignInSetupError when people are configured (web.users) without web.secret_key."""
+    web = settings.web
+    accounts = Accounts(web.users, web.secret_key.get_secret_value() if web.secret_key else None)
     db = database or open_database(settings.resolved_database_url)
     owns_database = database is None
     env = template_environment()
@@ -144,7 +152,9 @@ def create_app(
     base_url = settings.web.base_url
 
     def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        html = env.get_template(name).render(request=request, nav=name, root=links.root, **context)
+        html = env.get_template(name).render(
+            request=request, nav=name, root=links.root, **viewer_context(accounts, request), **context
+        )
         return HTMLResponse(html, status_code=status_code)
 
     def not_found(what: str) -> HTTPException:
@@ -205,7 +215,8 @@ def create_app(
                 for m in view.story.membership or [] if isinstance(m, dict)
             }
             return page(request, "story.html", view=view, story=view.story, matches=matches,
-                        topics=catalog.topics, joined=joined)
+                        topics=catalog.topics, joined=joined,
+                        feedback=current_feedback(session, [a.id for a in view.alerts]))
 
     def topics_page(request: Request) -> Response:
         with db.reader() as session:
@@ -386,14 +397,15 @@ def create_app(
         Route("/api/stories/{story_id}", api_story, name="api_story"),
         Route("/api/feeds", api_feeds, name="api_feeds"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        *feedback_routes(db, accounts, page, links.root, secure=(web.base_url or "").startswith("https:")),
     ]
-    web = settings.web
     app = Starlette(
         routes=routes,
         middleware=[Middleware(
             GuardMiddleware,
             username=web.username,
             password=web.password.get_secret_value() if web.password else None,
+            writable=accounts.enabled,
         )],
         exception_handlers={HTTPException: http_error, ParamError: param_error, 500: server_error},
         lifespan=lifespan,

@@ -175,6 +175,13 @@ def parse_story_id(value: str) -> int:
     return int(value)
 
 
+def parse_alert_id(value: str) -> int:
+    """An alert id from a URL path: a whole number from 1 up."""
+    if not _ID.fullmatch(value) or not 0 < int(value) <= MAX_ID:
+        raise ParamError("alert_id", f"{shown(value)} is not an alert id; use a whole number from 1 to {MAX_ID}")
+    return int(value)
+
+
 def parse_topic_id(value: str) -> str:
     """A topic id from a URL path: lower-case letters, digits and hyphens."""
     if not _TOPIC_ID.fullmatch(value):

@@ -1,4 +1,5 @@
-"""The web app's guard: read-only methods, optional basic auth, security headers.
+"""The web app's guard: read-only methods (form posts once people are configured),
+optional basic auth, security headers.
 
 A plain ASGI middleware, so it wraps every response (pages, API, static files, errors).
 """
@@ -50,11 +51,21 @@ def credentials_match(header: str | None, username: str, password: str) -> bool:
     return user_ok and password_ok
 
 
+WRITE_METHODS = frozenset({"POST"})
+MAX_WRITE_BYTES = 64 * 1024  # a verdict form or a sign-in is a few hundred bytes
+
+
 class GuardMiddleware:
-    def __init__(self, app: ASGIApp, *, username: str | None = None, password: str | None = None) -> None:
+    """``writable``: people are configured (web.users), so the app takes form posts, which
+    its routes check for a signed-in session and a CSRF token; otherwise read-only."""
+
+    def __init__(
+        self, app: ASGIApp, *, username: str | None = None, password: str | None = None, writable: bool = False
+    ) -> None:
         self.app = app
         self.username = username
         self.password = password
+        self.writable = writable
 
     @property
     def auth_required(self) -> bool:
@@ -71,9 +82,14 @@ class GuardMiddleware:
                 message["headers"] = headers + SECURITY_HEADERS
             await send(message)
 
-        if scope["method"] not in READ_METHODS:
-            await _plain(send_with_headers, 405, "405 Method Not Allowed: this app is read-only.\n",
-                         [(b"allow", b"GET, HEAD")])
+        method = scope["method"]
+        if method not in READ_METHODS and not (self.writable and method in WRITE_METHODS):
+            allowed = b"GET, HEAD, POST" if self.writable else b"GET, HEAD"
+            await _plain(send_with_headers, 405, "405 Method Not Allowed: this app is read-only.\n"
+                         if not self.writable else "405 Method Not Allowed.\n", [(b"allow", allowed)])
+            return
+        if method in WRITE_METHODS and _too_large(scope):
+            await _plain(send_with_headers, 413, "413 Content Too Large.\n", [])
             return
         if self.auth_required:
             header = _header(scope, b"authorization")
@@ -83,6 +99,13 @@ class GuardMiddleware:
                              [(b"www-authenticate", b'Basic realm="newswatch", charset="UTF-8"')])
                 return
         await self.app(scope, receive, send_with_headers)
+
+
+def _too_large(scope: Scope) -> bool:
+    length = _header(scope, b"content-length")
+    if length is None:
+        return True  # a form post from a browser always says its length
+    return not length.isdigit() or int(length) > MAX_WRITE_BYTES
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

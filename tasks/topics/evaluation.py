@@ -161,3 +161,51 @@ def render_scores(scores: list[TopicScores]) -> str:
         if s.false_negative_ids:
             lines.append(f"{s.topic_id} missed: {', '.join(s.false_negative_ids)}")
     return "\n".join(lines)
+
+
+def feedback_report(counts: list[Any]) -> list[dict[str, Any]]:
+    """Precision per topic from the desk's verdicts (``storage.feedback.TopicFeedback``),
+    with its 95 % Wilson interval: a handful of verdicts is a wide interval, said so."""
+    report = []
+    for topic in counts:
+        row = topic.to_dict()
+        low, high = wilson_interval(topic.relevant, topic.judged) if topic.judged else (None, None)
+        row["precision_95"] = [round(low, 4), round(high, 4)] if low is not None and high is not None else None
+        report.append(row)
+    return report
+
+
+def render_feedback(report: list[dict[str, Any]]) -> str:
+    lines = [f"{'topic':<24} {'precision':>9} {'95% interval':>13} {'relevant':>8} {'not relevant':>12} {'without verdict':>15}"]
+    for row in report:
+        precision = f"{row['precision']:.3f}" if row["precision"] is not None else "–"
+        interval = "{:.2f}–{:.2f}".format(*row["precision_95"]) if row["precision_95"] else "–"
+        lines.append(
+            f"{row['topic']:<24} {precision:>9} {interval:>13} {row['relevant']:>8}"
+            f" {row['not_relevant']:>12} {row['without_verdict']:>15}"
+        )
+    return "\n".join(lines)
+
+
+def feedback_label_rows(topic_id: str, judged: list[Any]) -> list[dict[str, Any]]:
+    """Judged articles (``storage.feedback.JudgedArticle``) as rows of the dev set's JSONL
+    format, labelled 0/1 in the topic's column: ``topics train --labels`` reads them."""
+    from storage.serialize import article_published, iso, outlet_name
+
+    column = label_column(topic_id)
+    rows = []
+    for item in judged:
+        article = item.article
+        rows.append({
+            "id": f"article-{article.id}",
+            "title": article.title or "",
+            "text": article.text or "",
+            "outlet": outlet_name(article),
+            "published": iso(article_published(article)[0]),
+            "url": article.url,
+            "language": article.language,
+            column: 1 if item.relevant else 0,
+            "rationale": "; ".join(item.notes) or None,
+            "alert_id": item.alert_id,
+        })
+    return rows
