@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from starlette.routing import Route
 
+from flows.web.accounts import hash_password
 from flows.web.app import create_app
 from tests.support.axe import AxeUnavailable, axe_source
 from tests.support.browser import Browser
@@ -38,7 +39,23 @@ PAGES: dict[str, tuple[str | None, str, int]] = {
     "topic-retired": ("topic", "/topics/retired-topic", 200),
     "feeds": ("feeds", "/feeds", 200),
     "not-found": (None, "/stories/999999", 404),
+    "sign-in": ("sign_in_form", "/sign-in", 200),
+    # The story page as a signed-in person sees it: with the relevant / not relevant buttons.
+    "story-signed-in": ("story", "/stories/{safe_story}", 200),
 }
+SIGNED_IN = {"story-signed-in"}
+PERSON, PASSWORD = "ana", "correct horse battery"
+
+# Sign in from the sign-in page, as its form would (the session cookie stays in the browser).
+SIGN_IN = """
+(async () => {
+  const form = document.querySelector('form.sign-in');
+  form.elements['name'].value = %s;
+  form.elements['password'].value = %s;
+  const answer = await fetch(form.action, {method: 'POST', body: new URLSearchParams(new FormData(form))});
+  return answer.status;
+})()
+"""
 
 
 def is_page(route: Route) -> bool:
@@ -53,7 +70,8 @@ def is_page(route: Route) -> bool:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seeded, Path]]:
     directory = tmp_path_factory.mktemp("a11y")
-    with serving_seeded(directory) as (base, ids):
+    people = {"users": {PERSON: hash_password(PASSWORD)}, "secret_key": "a11y-" + "k" * 40}
+    with serving_seeded(directory, **people) as (base, ids):
         yield base, ids, directory
 
 
@@ -132,12 +150,18 @@ def test_page_is_accessible_and_fits(
 ) -> None:
     base, ids, _ = served
     _, path, expected_status = PAGES[name]
+    browser.call("Network.clearBrowserCookies")
+    if name in SIGNED_IN:
+        browser.open(base + "/sign-in", width)
+        assert browser.evaluate(SIGN_IN % (json.dumps(PERSON), json.dumps(PASSWORD))) == 200
     status = browser.open(page_url(base, ids, path), width, 812 if width == PHONE else 900, mobile=width == PHONE)
     assert status == expected_status
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = browser.screenshot(ARTIFACTS / f"a11y-{name}-{width}.png")
     assert shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    if name in SIGNED_IN:
+        assert browser.evaluate("document.querySelectorAll('form.verdict-form button').length") >= 2
 
     if width == PHONE:
         scroll_width = browser.evaluate("document.documentElement.scrollWidth")

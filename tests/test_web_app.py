@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -167,7 +168,7 @@ def seed_database(db: Database, now: datetime = NOW) -> Seeded:
         return Seeded(safe.id, hostile.id, lonely.id, safe_alert.id, hostile_alert.id, old_alert.id)
 
 
-def make_settings(tmp_path: Path, **web: str) -> Settings:
+def make_settings(tmp_path: Path, **web: Any) -> Settings:
     """A config file on disk (the CLI reads the same file) with an absolute SQLite URL."""
     config = tmp_path / "newswatch.yaml"
     data = {"database_url": f"sqlite:///{tmp_path / 'newswatch.db'}"}

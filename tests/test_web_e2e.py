@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -51,9 +52,12 @@ def web_command() -> list[str]:
 
 
 @contextlib.contextmanager
-def serving_seeded(directory: Path) -> Iterator[tuple[str, Seeded]]:
-    """``newswatch web`` over a freshly seeded database in ``directory``: its base URL and ids."""
-    settings = make_settings(directory)
+def serving_seeded(directory: Path, **web: Any) -> Iterator[tuple[str, Seeded]]:
+    """``newswatch web`` over a freshly seeded database in ``directory``: its base URL and ids.
+
+    ``web`` is the config's web section (for example people who may sign in).
+    """
+    settings = make_settings(directory, **web)
     db = open_database(settings.resolved_database_url, migrate=True)
     ids = seed_database(db, NOW)
     db.dispose()
