@@ -269,7 +269,7 @@ def test_explain_a_stored_article(seeded: Seeded) -> None:
 )
 def test_explain_stored_errors_are_one_line(seeded: Seeded, args: list[str], message: str) -> None:
     result = explain(*args, "--config", str(seeded.config))
-    assert result.exit_code != 0
+    assert result.exit_code == 2
     assert result.output.strip() == message
 
 
@@ -280,13 +280,13 @@ def test_explain_an_alert_of_another_topic_or_without_a_database_is_refused(seed
     (seeded.config.parent / "meddling.yaml").write_text(yaml.safe_dump([TOPIC, other]), encoding="utf-8")
     result = CliRunner().invoke(topics_cli, ["explain", "other", "--alert", str(seeded.alert_id),
                                              "--config", str(seeded.config)])
-    assert result.exit_code != 0
+    assert result.exit_code == 2
     assert result.output.strip() == (
         f"newswatch: alert {seeded.alert_id} is an alert of topic 'meddling', not 'other';"
         f" run `newswatch topics explain meddling --alert {seeded.alert_id}`"
     )
     result = CliRunner(env={"NEWSWATCH_CONFIG": ""}).invoke(topics_cli, ["explain", "meddling", "--alert", "1"])
-    assert result.exit_code != 0 and result.output.strip() == "newswatch: --alert reads the database: give --config FILE"
+    assert result.exit_code == 2 and result.output.strip() == "newswatch: --alert reads the database: give --config FILE"
 
 
 def test_a_new_version_of_an_article_replaces_its_evidence_in_the_alert(seeded: Seeded) -> None:
