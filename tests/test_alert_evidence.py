@@ -118,28 +118,33 @@ def _record(session, settings: Settings, article: Article, new_story: bool) -> N
     record_matches(session, article, matches, NOW, settings, joined_story=True, new_story=new_story)
 
 
-@pytest.fixture
-def seeded(tmp_path: Path) -> Iterator[Seeded]:
+def seed(tmp_path: Path, database_url: str) -> Seeded:
+    """A story of two outlets' articles, recorded one after the other as passes do."""
     (tmp_path / "meddling.yaml").write_text(yaml.safe_dump(TOPIC), encoding="utf-8")
     config = tmp_path / "newswatch.yaml"
-    config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'n.db'}", "topics": "meddling.yaml"}),
-                      encoding="utf-8")
+    config.write_text(yaml.safe_dump({"database_url": database_url, "topics": "meddling.yaml"}), encoding="utf-8")
     settings = load_settings(config)
     db: Database = open_database(settings.resolved_database_url, migrate=True)
-    with db.session() as session:
-        story = Story(title="Vote row", first_seen_at=NOW, last_seen_at=NOW, article_count=0,
-                      membership=[], created_at=NOW, updated_at=NOW)
-        session.add(story)
-        session.flush()
-        first = _article(session, story, "Wire One", FIRST_TEXT, 1)
-        _record(session, settings, first, new_story=True)
-        alert = session.query(Alert).one()
-        assert all("outlet" not in e for e in alert.evidence)  # one source so far
-        second = _article(session, story, "Second Post", SECOND_TEXT, 2)
-        _record(session, settings, second, new_story=False)
-        ids = (alert.id, first.id, second.id)
-    db.dispose()
-    yield Seeded(config, settings, *ids)
+    try:
+        with db.session() as session:
+            story = Story(title="Vote row", first_seen_at=NOW, last_seen_at=NOW, article_count=0,
+                          membership=[], created_at=NOW, updated_at=NOW)
+            session.add(story)
+            session.flush()
+            first = _article(session, story, "Wire One", FIRST_TEXT, 1)
+            _record(session, settings, first, new_story=True)
+            alert = session.query(Alert).one()
+            assert all("outlet" not in e for e in alert.evidence)  # one source so far
+            second = _article(session, story, "Second Post", SECOND_TEXT, 2)
+            _record(session, settings, second, new_story=False)
+            return Seeded(config, settings, alert.id, first.id, second.id)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> Iterator[Seeded]:
+    yield seed(tmp_path, f"sqlite:///{tmp_path / 'n.db'}")
 
 
 def _stored_evidence(seeded: Seeded) -> list[dict]:
@@ -289,7 +294,9 @@ def test_explain_an_alert_of_another_topic_or_without_a_database_is_refused(seed
     assert result.exit_code == 2 and result.output.strip() == "newswatch: --alert reads the database: give --config FILE"
 
 
-def test_a_new_version_of_an_article_replaces_its_evidence_in_the_alert(seeded: Seeded) -> None:
+def test_a_new_version_of_an_article_replaces_its_evidence_in_the_alert(tmp_path: Path, database_url: str) -> None:
+    seeded = seed(tmp_path, database_url)
+    assert _stored_evidence(seeded)[0]["text"] == "Diplomats said Russia was interfering in the election campaign."
     db = open_database(seeded.settings.resolved_database_url)
     try:
         with db.session() as session:
@@ -298,6 +305,9 @@ def test_a_new_version_of_an_article_replaces_its_evidence_in_the_alert(seeded: 
             _record(session, seeded.settings, second, new_story=False)
     finally:
         db.dispose()
-    texts = [e["text"] for e in _stored_evidence(seeded)]
-    assert texts[0] == "Diplomats said Russia was interfering in the election on Tuesday."
-    assert "Diplomats said Russia was interfering in the election campaign." not in texts
+    evidence = _stored_evidence(seeded)
+    assert [(e["text"], e["outlet"]) for e in evidence] == [
+        ("Diplomats said Russia was interfering in the election on Tuesday.", "Second Post"),
+        (WIRE, "Wire One"),
+        ("The ministry denied any meddling again.", "Wire One"),
+    ]
