@@ -235,7 +235,7 @@ def alerts(
         ]
         print_table(
             ["id", "topic", "score", "sources", "published (UTC)", "title", "strongest evidence"], rows,
-            [6, 30, 40, 7, 16, 60, 100],
+            [6, 46, 36, 7, 16, 60, 100],
         )
 
 
