@@ -10,14 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from storage.dialect import insert_ignore
+from storage.evidence import ArticleEvidence, merge_story_evidence
 from storage.models import Alert, AlertMatch, Article, Story
 from storage.published import earliest_published
 from storage.search import index_alert, index_article, index_story_articles
+from storage.serialize import outlet_name
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class MatchRecord:
     evidence: list[dict[str, Any]]
     # A topic with a learned layer: its probability, threshold and largest contributions.
     learned: dict[str, Any] | None = None
+    threshold: float | None = None  # the rules' score this topic version alerts from
 
 
 @dataclass
@@ -78,18 +81,22 @@ def record_matches(
             counts.new += 1
         elif match.score > alert.score:
             alert.score = match.score
-            alert.evidence = match.evidence
             alert.topic_version = match.version
-            reindex.add(match.topic_id)
+            alert.threshold = match.threshold
         _add_match(session, alert, article, match, now)
 
+    matched = {m.topic_id for m in matches}
+    several_sources = (story.article_count or 0) > 1
     for topic_id, alert in alerts.items():
+        grew = joined_story and alert.article_count != story.article_count
+        if (topic_id in matched or grew) and _merge_evidence(session, alert, several_sources):
+            reindex.add(topic_id)
         if alert.published_at != published:
             alert.published_at = published  # an earlier article joined, or a date was corrected
         if topic_id in created:
             counts.deliveries += enqueue_for_alert(session, alert, "new", now, settings)
             continue
-        if joined_story and alert.article_count != story.article_count:
+        if grew:
             alert.article_count = story.article_count
             if story.title and story.title != alert.title:
                 alert.title = story.title
@@ -97,7 +104,7 @@ def record_matches(
             alert.updated_at = now
             counts.updated += 1
             counts.deliveries += enqueue_for_alert(session, alert, "update", now, settings)
-        elif topic_id in {m.topic_id for m in matches}:
+        elif topic_id in matched:
             alert.updated_at = now  # a better match or a new version of the same article
     _keep_search_in_step(session, story.id, article, [alerts[t] for t in created | reindex], bool(created))
     return counts
@@ -133,7 +140,7 @@ def _create_alert(
         [{
             "topic_id": match.topic_id, "story_id": story.id,
             "title": story.title or article.title, "score": match.score,
-            "topic_version": match.version, "evidence": match.evidence,
+            "topic_version": match.version, "threshold": match.threshold, "evidence": match.evidence,
             "article_count": story.article_count or 1, "baseline": bool(article.baseline),
             "published_at": published, "created_at": now, "updated_at": now,
         }],
@@ -146,13 +153,37 @@ def _create_alert(
 
 
 def _add_match(session: Session, alert: Alert, article: Article, match: MatchRecord, now: datetime) -> None:
-    insert_ignore(
+    values = {
+        "score": match.score, "topic_version": match.version,
+        "evidence": match.evidence, "learned": match.learned,
+    }
+    added = insert_ignore(
         session,
         AlertMatch.__table__,
-        [{
-            "alert_id": alert.id, "article_id": article.id, "score": match.score,
-            "topic_version": match.version, "evidence": match.evidence, "learned": match.learned,
-            "matched_at": now,
-        }],
+        [{"alert_id": alert.id, "article_id": article.id, **values, "matched_at": now}],
         ["alert_id", "article_id"],
     )
+    if not added:  # a new version of an article that matched before: its evidence now
+        session.execute(
+            update(AlertMatch)
+            .where(AlertMatch.alert_id == alert.id, AlertMatch.article_id == article.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _merge_evidence(session: Session, alert: Alert, several_sources: bool) -> bool:
+    """The alert's evidence from all its story's matching articles; True if it changed."""
+    rows = session.execute(
+        select(AlertMatch.article_id, AlertMatch.evidence, Article)
+        .join(Article, Article.id == AlertMatch.article_id)
+        .where(AlertMatch.alert_id == alert.id)
+        .order_by(AlertMatch.id)  # ties: the article that matched first
+    ).all()
+    articles = [ArticleEvidence(article_id, outlet_name(article), list(evidence or []))
+                for article_id, evidence, article in rows]
+    merged = merge_story_evidence(articles, several_sources=several_sources)
+    if merged == (alert.evidence or []):
+        return False
+    alert.evidence = merged
+    return True

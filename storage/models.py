@@ -266,7 +266,12 @@ class Alert(Base):
     title: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float] = mapped_column(Float, default=0.0)
     topic_version: Mapped[str | None] = mapped_column(String(64))
-    # Evidence of the best match: [{"text", "field", "start", "end", "rule", "terms", ...}]
+    # The rules' score that topic version alerts from, kept with the score it explains: a
+    # later version of the topic may move its threshold, and an alert read against the new
+    # one would say "below the threshold" of an alert that fired. None on older rows.
+    threshold: Mapped[float | None] = mapped_column(Float)
+    # Evidence across the story's matching articles, strongest contribution first, each
+    # sentence once (storage/evidence.py): [{"text", "rule", "terms", "matched_words", ...}]
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
     article_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # True when raised by a pass that only records a baseline (nothing is sent for it).

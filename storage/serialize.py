@@ -6,15 +6,26 @@ Fields are only ever added, never renamed or dropped. Timestamps are ISO 8601 UT
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from storage.evidence import readable_evidence
 from storage.feedback import alert_verdict, current_feedback, feedback_json
 from storage.models import Alert, AlertMatch, Article, ArticleSource, Feed, Feedback, Story
 from storage.published import PublishedSource, effective_published
+
+
+class TopicLabels(Protocol):
+    """How an alert's topic reads: its name, threshold and the score in words.
+
+    Topics live above storage (tasks/topics/labels.py implements this); without one an
+    alert's topic reads as its id and the score against the threshold stored with it.
+    """
+
+    def fields(self, topic_id: str, score: float, threshold: float | None) -> dict[str, Any]: ...
 
 
 def iso(value: datetime | None) -> str | None:
@@ -93,14 +104,29 @@ def alert_source_json(article: Article, matched: AlertMatch | None) -> dict[str,
         "duplicate_of": article.duplicate_of_id,
         "matched": matched is not None,
         "score": matched.score if matched else None,
-        "evidence": matched.evidence if matched else [],
+        "evidence": readable_evidence(matched.evidence) if matched else [],
         "learned": matched.learned if matched else None,
         "feeds": feeds,
     }
 
 
+def alert_topic_fields(alert: Alert, labels: TopicLabels | None) -> dict[str, Any]:
+    """``topic_name``, ``threshold`` and ``score_explained`` of an alert."""
+    if labels is not None:
+        return labels.fields(alert.topic_id, alert.score, alert.threshold)
+    explained = f"score {round(alert.score, 1):g}"
+    if alert.threshold is not None:
+        explained += f"; alerts from {round(alert.threshold, 1):g}"
+    return {"topic_name": alert.topic_id, "threshold": alert.threshold, "score_explained": explained}
+
+
 def alert_json(
-    session: Session, alert: Alert, *, base_url: str | None = None, feedback: list[Feedback] | None = None
+    session: Session,
+    alert: Alert,
+    *,
+    base_url: str | None = None,
+    labels: TopicLabels | None = None,
+    feedback: list[Feedback] | None = None,
 ) -> dict[str, Any]:
     """``feedback``: the alert's current verdicts when the caller loaded them for many alerts."""
     if feedback is None:
@@ -112,6 +138,8 @@ def alert_json(
     return {
         "id": alert.id,
         "topic": alert.topic_id,
+        "topic_id": alert.topic_id,
+        **alert_topic_fields(alert, labels),  # topic_name, threshold, score_explained
         "story_id": alert.story_id,
         "title": alert.title,
         "score": round(alert.score, 4),
@@ -125,7 +153,8 @@ def alert_json(
         "article_count": len(articles),
         "outlets": outlet_names(articles),
         "url": story_page_url(base_url, alert.story_id),
-        "evidence": alert.evidence or [],
+        # Strongest contribution first across the story's articles (storage/evidence.py).
+        "evidence": readable_evidence(alert.evidence),
         "sources": [alert_source_json(a, matches.get(a.id)) for a in articles],
         "story": story_json(story),
         # The desk's current verdicts (one per person, newest first) and the alert's own.
@@ -155,11 +184,16 @@ def load_alerts(session: Session, alerts: list[Alert]) -> list[Alert]:
     return [loaded[a.id] for a in alerts if a.id in loaded]
 
 
-def alerts_json(session: Session, alerts: list[Alert], *, base_url: str | None = None) -> list[dict[str, Any]]:
+def alerts_json(
+    session: Session, alerts: list[Alert], *, base_url: str | None = None, labels: TopicLabels | None = None
+) -> list[dict[str, Any]]:
     """Many alerts at once (``load_alerts``: a few queries, not one round per alert)."""
     loaded = load_alerts(session, alerts)
     verdicts = current_feedback(session, [a.id for a in loaded])
-    return [alert_json(session, a, base_url=base_url, feedback=verdicts.get(a.id, [])) for a in loaded]
+    return [
+        alert_json(session, a, base_url=base_url, labels=labels, feedback=verdicts.get(a.id, []))
+        for a in loaded
+    ]
 
 
 def story_json(story: Story) -> dict[str, Any]:

@@ -409,7 +409,7 @@ def _prepare(article: Article, topics: TopicSet) -> _Prepared:
     return _Prepared(
         basis=_basis(article),
         story=story_features(article),
-        matches=[MatchRecord(m.topic_id, m.score, m.version, m.evidence, m.learned) for m in matches],
+        matches=[MatchRecord(m.topic_id, m.score, m.version, m.evidence, m.learned, m.threshold) for m in matches],
     )
 
 

@@ -209,17 +209,22 @@ def test_the_index_follows_new_articles_new_versions_and_deletions(corpus, tmp_p
     fts_is_consistent(db)
 
 
-def test_a_better_match_replaces_the_alerts_evidence_in_the_index(corpus, tmp_path: Path) -> None:
+def test_a_new_matching_source_adds_its_evidence_to_the_index_strongest_first(corpus, tmp_path: Path) -> None:
     from storage.alerts import MatchRecord
 
     db, ids = corpus
     settings = load_settings(None, base_dir=tmp_path)
-    better = MatchRecord("uk-us-relations", 50.0, "v2", [{"text": "Ambassadors exchanged notes.", "terms": []}])
+    better = MatchRecord("uk-us-relations", 50.0, "v2", [
+        {"text": "Ambassadors exchanged notes.", "terms": [], "contribution": 50.0},
+    ])
     with db.session() as session:
         join_story(session, settings, session.get(Alert, ids[4]), title="More on steel", text="Mills closed.",
                    now=NOW + timedelta(minutes=1), matches=[better])
     assert found(db, "ambassadors") == [ids[4]]
-    assert found(db, '"kept tariffs"') == []  # the old evidence is no longer the alert's
+    assert found(db, '"kept tariffs"') == [ids[4]]  # the first source's evidence stays the alert's too
+    with db.reader() as session:
+        texts = [item["text"] for item in session.get(Alert, ids[4]).evidence]
+    assert texts[0] == "Ambassadors exchanged notes." and len(texts) == 2
     fts_is_consistent(db)
 
 

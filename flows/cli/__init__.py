@@ -24,6 +24,7 @@ from flows.cli.common import (
     quiet_prefect_environment,
     settings_from,
     terminal_safe,
+    topic_labels,
     topics_from,
 )
 from flows.cli.progress import ProgressMode, choose_mode, show_progress
@@ -215,10 +216,11 @@ def alerts(
             if limit and len(found) >= limit:
                 break
         found = found[:limit] if limit else found
+        labels = topic_labels(settings)
         if format is AlertsFormat.json:
             from storage.serialize import alerts_json
 
-            print_json(alerts_json(session, found, base_url=settings.web.base_url))
+            print_json(alerts_json(session, found, base_url=settings.web.base_url, labels=labels))
             return
         if format is AlertsFormat.csv:
             _print_alerts_csv(session, settings, found)
@@ -226,11 +228,26 @@ def alerts(
         if not found:
             typer.echo("no alerts match" if searched or topic or since else "no alerts yet")
             return
-        rows = []
-        for a in found:
-            evidence = (a.evidence or [{}])[0].get("text", "")
-            rows.append([a.id, a.topic_id, f"{a.score:.2f}", a.article_count, a.published_at.strftime("%Y-%m-%d %H:%M"), a.title, evidence])
-        print_table(["id", "topic", "score", "sources", "published (UTC)", "title", "evidence"], rows, [6, 24, 6, 7, 16, 60, 80])
+        rows = [
+            [a.id, labels.name(a.topic_id), labels.explain(a.topic_id, a.score, a.threshold), a.article_count,
+             a.published_at.strftime("%Y-%m-%d %H:%M"), a.title, _strongest_evidence(a.evidence)]
+            for a in found
+        ]
+        print_table(
+            ["id", "topic", "score", "sources", "published (UTC)", "title", "strongest evidence"], rows,
+            [6, 46, 36, 7, 16, 60, 100],
+        )
+
+
+def _strongest_evidence(evidence: Any) -> str:
+    """The first stored item (the strongest), with its outlet when the story has several."""
+    from storage.evidence import readable_evidence
+
+    for item in readable_evidence(evidence):
+        text = " ".join(str(item.get("text") or "").split())
+        if text:
+            return f"{item['outlet']}: {text}" if item.get("outlet") else text
+    return ""
 
 
 def _print_alerts_csv(session: Any, settings: Any, found: list[Any]) -> None:

@@ -91,6 +91,18 @@ def topics_from(settings: Settings) -> Any:
         fail(message)
 
 
+def topic_labels(settings: Settings) -> Any:
+    """How alerts name their topics (tasks/topics/labels.py). A broken topic definition
+    leaves the ids standing in for names: the alerts are what was asked for."""
+    from tasks.topics import TopicDefinitionError, load_topics
+    from tasks.topics.labels import TopicLabels
+
+    try:
+        return TopicLabels(load_topics(settings.topics, settings.base_dir).topics)
+    except TopicDefinitionError:
+        return TopicLabels([])
+
+
 def open_database_or_fail(settings: Settings, *, read_only: bool = False, migrate: bool | None = None) -> Any:
     """The configured database, or exit with one line. ``read_only`` commands never create
     a database, a SQLite file or its folder: a missing one is an error naming the path."""

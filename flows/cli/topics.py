@@ -224,12 +224,17 @@ def explain(
     topic: Annotated[str, typer.Argument(help="The topic id.")],
     url: Annotated[str | None, typer.Option(help="Fetch and extract this article.")] = None,
     file: Annotated[Path | None, typer.Option(help="A saved HTML page, or a text file: title on the first line.")] = None,
+    alert: Annotated[int | None, typer.Option(min=1, help="A stored alert: each article of its story (needs --config).")] = None,
+    article: Annotated[int | None, typer.Option(min=1, help="A stored article (needs --config).")] = None,
     config: ConfigOption = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f", help="text or json.")] = TextOrJson.text,
 ) -> None:
     """Show, term by term, why an article matches a topic or why not."""
-    if (url is None) == (file is None):
-        _fail("give exactly one of --url URL or --file FILE")
+    if sum(x is not None for x in (url, file, alert, article)) != 1:
+        _fail("give exactly one of --url URL, --file FILE, --alert ID or --article ID")
+    if alert is not None or article is not None:
+        _explain_stored(topic, alert, article, config, format)
+        return
     topics = _topics(config)
     _known_topic(topics, topic)
     doc = _document_from_file(file) if file is not None else _document_from_url(str(url), config)
@@ -239,6 +244,35 @@ def explain(
     else:
         typer.echo(f"article: {_one_line(doc.title, 120) or '(no title)'}")
         typer.echo(explanation.render())
+
+
+def _explain_stored(
+    topic: str, alert: int | None, article: int | None, config: Path | None, format: TextOrJson
+) -> None:
+    """``explain --alert/--article``: re-score what the database holds (tasks/topics/stored.py)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tasks.topics.stored import StoredNotFound, explain_stored_alert, explain_stored_article
+
+    if config is None:
+        _fail(f"--{'alert' if alert is not None else 'article'} reads the database: give --config FILE")
+    settings = _settings(config)
+    topics = topics_from(settings)
+    _known_topic(topics, topic)
+    try:
+        with _read_session(settings) as session:
+            if alert is not None:
+                found: Any = explain_stored_alert(session, topics, topic, alert)
+            else:
+                found = explain_stored_article(session, topics, topic, int(article or 0))
+    except StoredNotFound as exc:
+        _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(f"cannot read the database: {_one_line(exc, 200)}")
+    if format is TextOrJson.json:
+        _print_json(found.to_dict())
+    else:
+        typer.echo(found.render())
 
 
 @app.command()

@@ -166,6 +166,12 @@ def create_app(
     def topic_names() -> dict[str, str]:
         return {k: t.name for k, t in catalog.topics.items()}
 
+    def topic_labels() -> Any:
+        """Topic names and scores in words (tasks/topics/labels.py) for what readers see."""
+        from tasks.topics.labels import TopicLabels
+
+        return TopicLabels(catalog.topics.values())
+
     def alert_query(request: Request, session: Any, default_limit: int) -> AlertQuery:
         return parse_alert_query(
             multi(request.query_params), clock(), topic_choices(session), default_limit=default_limit
@@ -214,8 +220,11 @@ def create_app(
                 m.get("article_id"): str(m.get("reason") or "")
                 for m in view.story.membership or [] if isinstance(m, dict)
             }
+            labels = topic_labels()
+            explained = {a.id: labels.explain(a.topic_id, a.score, a.threshold) for a in view.alerts}
             return page(request, "story.html", view=view, story=view.story, matches=matches,
-                        topics=catalog.topics, joined=joined,
+                        topics=catalog.topics, joined=joined, explained=explained,
+                        topic_names={a.topic_id: labels.name(a.topic_id) for a in view.alerts},
                         feedback=current_feedback(session, [a.id for a in view.alerts]))
 
     def topics_page(request: Request) -> Response:
@@ -298,7 +307,7 @@ def create_app(
         with db.reader() as session:
             query = alert_query(request, session, DEFAULT_API_LIMIT)
             found = find_alerts(session, query)
-            body = alerts_json(session, found.alerts, base_url=base_url)
+            body = alerts_json(session, found.alerts, base_url=base_url, labels=topic_labels())
         headers = {}
         if found.next_cursor is not None:
             target = links.url(request, f"/api/alerts?{list_links.query(cursor=found.next_cursor.encode())}")
@@ -341,7 +350,7 @@ def create_app(
             return JSONResponse({
                 **story_json(view.story),
                 "articles": [article_json(a, with_text=False) for a in view.articles],
-                "alerts": [alert_json(session, a, base_url=base_url) for a in view.alerts],
+                "alerts": [alert_json(session, a, base_url=base_url, labels=topic_labels()) for a in view.alerts],
                 "deliveries": [queries.delivery_json(d) for d in view.deliveries],
             })
 

@@ -64,11 +64,13 @@ def iso_attr(value: datetime | None) -> str:
 def term_patterns(evidence: dict[str, Any]) -> list[re.Pattern[str]]:
     """Patterns for what to mark in an evidence text.
 
-    ``words`` (the exact words that matched) when the matcher recorded them, else the
-    query ``terms``: ``=US`` is a case-sensitive exact word, ``meet*`` a prefix.
+    ``matched_words`` (the exact words that matched; ``words`` on older items) when the
+    matcher recorded them, else the query ``terms``: ``=US`` is a case-sensitive exact
+    word, ``meet*`` a prefix.
     """
     patterns: list[re.Pattern[str]] = []
-    words = [w for w in evidence.get("words") or [] if isinstance(w, str) and w.strip()]
+    found = evidence.get("matched_words") or evidence.get("words") or []
+    words = [w for w in found if isinstance(w, str) and w.strip()]
     if words:
         for word in words:
             patterns.append(_word_pattern(word, prefix=False, case_sensitive=True))

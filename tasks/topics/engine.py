@@ -374,8 +374,9 @@ class DocumentIndex:
             "match": field.text[start:end],
             "text_start": text_start,
             "rule": rule,
-            "terms": list(dict.fromkeys(hit.terms)),
+            "terms": list(dict.fromkeys(hit.terms)),  # the patterns that matched: interfer*
             "words": list(dict.fromkeys(words)),
+            "matched_words": list(dict.fromkeys(words)),  # what the text says: interfere
         }
         if weight is not None:
             item["weight"] = weight

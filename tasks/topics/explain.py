@@ -197,6 +197,13 @@ def render_explanation(explanation: Explanation) -> str:
                 lines.append(f"     > {_quote(item)}")
     if e.learned is not None:
         lines += _render_learned(e.learned)
+    if e.evidence:
+        lines += ["", "Evidence, strongest first (as an alert carries it):"]
+        for item in e.evidence:
+            words = ", ".join(item.get("matched_words") or item.get("words") or [])
+            lines.append(f"  {item.get('contribution', 0):>5g}  {item['rule']}: {_quote(item)}")
+            if words:
+                lines.append(f"         words found: {words}")
     return "\n".join(lines)
 
 

@@ -67,7 +67,7 @@ class TopicSet:
 def to_match(scored: TopicScore, index: DocumentIndex) -> TopicMatch:
     topic = scored.topic
     learned = scored.learned.to_dict() if scored.learned is not None else None
-    return TopicMatch(topic.id, scored.score, topic.version, scored.evidence(index), learned)
+    return TopicMatch(topic.id, scored.score, topic.version, scored.evidence(index), learned, scored.threshold)
 
 
 # Loading ----------------------------------------------------------------------------

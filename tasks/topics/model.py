@@ -32,6 +32,7 @@ class TopicMatch:
     version: str
     evidence: list[dict[str, Any]] = field(default_factory=list)
     learned: dict[str, Any] | None = None  # the learned layer's probability and contributions
+    threshold: float | None = None  # the rules' score this version alerts from
 
 
 def language_code(code: str) -> str:
