@@ -126,7 +126,8 @@ def _source_context(source: SourceView, story_title: str) -> dict[str, Any]:
     return {
         "outlet": outlet,
         # The article's own headline only when it says something the story title does not.
-        "title": "" if _same_title(source.title, story_title) else one_line(source.title, 300),
+        "title": "" if _same_title(source.title, story_title) or source.title == source.url
+        else one_line(source.title, 300),
         "url": one_line(source.url, 2048),
         "link": safe_link(source.url),
         "published": when(source.published_at),
@@ -176,7 +177,10 @@ def topic_groups(view: MessageView) -> list[dict[str, Any]]:
         key = story.primary_topic if story.primary_topic in story.topics else (story.topics or ("",))[0]
         names = dict(zip(story.topics, topic_labels(story), strict=True))
         group = groups.setdefault(key, {"name": names.get(key, key) or "Other", "stories": []})
-        group["stories"].append(story_context(story))
+        context = story_context(story)
+        # Under its topic's heading a story names only its other topics.
+        context["other_topics"] = [name for t, name in names.items() if t != key]
+        group["stories"].append(context)
     ordered = sorted(groups.values(), key=lambda g: str(g["name"]).casefold())
     for number, group in enumerate(ordered, start=1):
         group["anchor"] = f"topic-{number}"
@@ -189,7 +193,8 @@ def preheader_of(view: MessageView, groups: list[dict[str, Any]]) -> str:
         text = "; ".join(f"{g['name']}: {len(g['stories'])}" for g in groups)
     else:
         story = groups[0]["stories"][0]
-        facts = [story["published"], ", ".join(story["outlets"])]
+        added = list(dict.fromkeys(s["outlet"] for s in story["sources"] if s["is_new"]))
+        facts = [f"New: {', '.join(added)}"] if added else [story["published"], ", ".join(story["outlets"])]
         text = " · ".join(f for f in facts if f)
         if story["quote_text"]:
             text = f"{text} — {story['quote_text']}"

@@ -34,17 +34,21 @@ def _quote_mrkdwn(story: dict[str, Any]) -> str:
     return "> " + "".join(parts).replace("\n", " ") + by
 
 
-def story_mrkdwn(story: dict[str, Any]) -> str:
-    """Title, date and outlets, the strongest evidence, and why (one section)."""
+def story_mrkdwn(story: dict[str, Any], digest: bool = False) -> str:
+    """Title, date and outlets, the strongest evidence, and why (one section).
+
+    In a digest the story sits under its topic's heading: only its other topics are named.
+    """
     title = slack_link(story["link"], story["title"]) if story["link"] else slack_escape(story["title"])
     updated = " _(updated)_" if story["status"] == "updated" else ""
-    facts = [" · ".join(story["topics"])]
+    others = story.get("other_topics") or []
+    facts = [("also " + " · ".join(others)) if others else ""] if digest else [" · ".join(story["topics"])]
     if story["published"]:
         facts.append(f"published {story['published']}")
     if story["outlets"]:
         more = f" and {story['more_outlets']} more" if story["more_outlets"] else ""
         facts.append(", ".join(story["outlets"]) + more)
-    lines = [f"*{title}*{updated}", slack_escape(" · ".join(facts))]
+    lines = [f"*{title}*{updated}", slack_escape(" · ".join(f for f in facts if f))]
     if story["quote"]:
         lines.append(_quote_mrkdwn(story))
     found = f" · found: {', '.join(story['words'])}" if story["words"] else ""
@@ -76,8 +80,9 @@ def _header_text(view: MessageView) -> str:
     return one_line(inert, 150)
 
 
-def _story_blocks(story: dict[str, Any]) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": story_mrkdwn(story)}}]
+def _story_blocks(story: dict[str, Any], digest: bool) -> list[dict[str, Any]]:
+    text = story_mrkdwn(story, digest)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     sources = sources_mrkdwn(story)
     if sources:
         blocks.append(_context(sources))
@@ -105,7 +110,7 @@ def slack_payload(view: MessageView) -> dict[str, Any]:
         if digest:
             heading.append({"type": "section", "text": {"type": "mrkdwn", "text": _cap(f"*{slack_escape(group['name'])}*")}})
         for number, story in enumerate(group["stories"]):
-            wanted = (heading if number == 0 else [{"type": "divider"}]) + _story_blocks(story)
+            wanted = (heading if number == 0 else [{"type": "divider"}]) + _story_blocks(story, digest)
             if len(blocks) + len(wanted) > budget:
                 full = True
                 break
