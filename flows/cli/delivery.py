@@ -82,6 +82,7 @@ def _state_dict(state: SubscriberState) -> dict[str, Any]:
         "last_failure": state.last_failure,
         "last_failure_at": state.last_failure_at.isoformat() if state.last_failure_at else None,
         "next_digest_at": state.next_digest_at.isoformat() if state.next_digest_at else None,
+        "digest_due_at": state.digest_due_at.isoformat() if state.digest_due_at else None,
         "baseline_at": state.baseline_at.isoformat() if state.baseline_at else None,
     }
 
@@ -116,7 +117,10 @@ def subscribers_command(
         ],
         widths=[30, 20, 9, 12, 7, 6, 6, 20, 20],
     )
-    for r in rows:
+    for r, s in zip(rows, states, strict=True):
+        if s.digest_due_at is not None:
+            typer.echo(f"{terminal_safe(r['name'], 30)}: the digest for the period ending "
+                       f"{_when(s.digest_due_at)} goes out at the next deliver run")
         if r["last_failure"]:
             typer.echo(f"{terminal_safe(r['name'], 30)}: last failure {r['last_failure_at'] or ''}: "
                        f"{terminal_safe(r['last_failure'], 200)}")
