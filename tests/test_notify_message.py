@@ -172,3 +172,20 @@ def test_a_broken_topic_folder_leaves_ids_and_bare_scores(tmp_path: Path) -> Non
     assert score_in_words(directory, "uk-us-relations", 4.25) == "score 4.2"
     shipped = topic_directory(make_settings(tmp_path))
     assert shipped["uk-us-relations"].name == "UK–US relations"
+
+
+def test_old_evidence_names_its_outlet_from_the_article_that_matched(database: Database) -> None:
+    from storage.models import AlertMatch
+
+    with database.session() as session:
+        alert = add_story(session, title="Leaders talk", evidence=OLD_EVIDENCE,
+                          outlets=(("Harbour Times", "Harbour Times"), ("Daily Ledger", "Daily Ledger")))
+        second = max(a.id for a in alert.story.articles)
+        session.add(AlertMatch(alert_id=alert.id, article_id=second, score=4.0, topic_version="v1",
+                               evidence=OLD_EVIDENCE, matched_at=T0))
+        session.flush()
+        session.expire(alert)
+        view = message_view(session, alert_delivery(alert), DESK, topics=TOPICS)
+    quote = view.stories[0].quote
+    assert quote is not None and quote.outlet == "Daily Ledger"
+    assert '"The *Prime Minister* spoke with the *President* about NATO." — Daily Ledger' in render_email(view).text

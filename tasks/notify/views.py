@@ -6,7 +6,7 @@ and tests can render without a database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from config.settings import SubscriberConfig
 from storage.models import Alert, Article, Delivery, Story
 from storage.serialize import article_published, story_page_url
-from tasks.notify.evidence import Quote, quote_of
+from tasks.notify.evidence import Quote, quote_of, strongest
 from tasks.notify.topics import TopicDirectory, score_in_words, topic_name
 
 MAX_SOURCES_SHOWN = 12
@@ -133,6 +133,8 @@ def story_view(
     # New sources first in an update, so the reason for the message is on top.
     sources.sort(key=lambda s: not s.is_new)
     quote = quote_of(best.evidence)
+    if quote is not None and not quote.outlet:
+        quote = replace(quote, outlet=_outlet_of_evidence(best, articles))
     title = (best.title or story.title or (articles[0].title if articles else None) or "").strip()
     topic_ids = tuple(sorted({a.topic_id for a in alerts}, key=lambda t: topic_name(topics, t).casefold()))
     published = [a.published_at for a in alerts if a.published_at is not None]
@@ -156,6 +158,22 @@ def story_view(
         url=first_url,
         page_url=story_page_url(base_url, story.id) or "",
     )
+
+
+def _outlet_of_evidence(alert: Alert, articles: list[Article]) -> str:
+    """Which outlet the alert's strongest evidence came from, for rows stored before the
+    evidence recorded it: the article whose own match holds the same sentence."""
+    item = strongest(alert.evidence)
+    if item is None:
+        return ""
+    by_id = {article.id: article for article in articles}
+    for match in alert.matches:
+        article = by_id.get(match.article_id)
+        if article is not None and any(
+            isinstance(e, dict) and e.get("text") == item.get("text") for e in match.evidence or []
+        ):
+            return outlet_of(article)
+    return ""
 
 
 def _wanted(config: SubscriberConfig, alert: Alert) -> bool:
