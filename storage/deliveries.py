@@ -459,8 +459,10 @@ class SubscriberState:
     last_sent_at: datetime | None
     last_failure: str | None
     last_failure_at: datetime | None
-    next_digest_at: datetime | None
+    next_digest_at: datetime | None  # the next digest time, always after ``now``
     baseline_at: datetime | None
+    # A period that has ended but whose digest is not queued yet: the next deliver run sends it.
+    digest_due_at: datetime | None = None
 
 
 def subscriber_states(session: Session, settings: Settings, now: datetime) -> list[SubscriberState]:
@@ -495,14 +497,13 @@ def subscriber_states(session: Session, settings: Settings, now: datetime) -> li
                 .limit(1)
             ).first()
         mode = config.mode if config else (row.mode if row else "immediate")
-        next_digest = None
+        next_digest = due = None
         if config is not None and config.mode == "digest":
             boundary = latest_digest_boundary(config.digest, now)
             last = _aware(row.last_digest_at) if row is not None and row.last_digest_at else None
-            # Not yet covered: due at the next deliver run; otherwise at the next boundary.
-            next_digest = boundary if last is None or last < boundary else _next_boundary(
-                config.digest, boundary
-            )
+            next_digest = next_digest_time(config.digest, now)
+            # A period ended and not yet covered: the next deliver run sends its digest.
+            due = boundary if row is not None and (last is None or last < boundary) else None
         states.append(
             SubscriberState(
                 name=name,
@@ -518,9 +519,18 @@ def subscriber_states(session: Session, settings: Settings, now: datetime) -> li
                 last_failure_at=_aware(last_failure[1]) if last_failure else None,
                 next_digest_at=next_digest,
                 baseline_at=_aware(row.baseline_at) if row is not None and row.baseline_at else None,
+                digest_due_at=due,
             )
         )
     return states
+
+
+def next_digest_time(digest: DigestConfig, now: datetime) -> datetime:
+    """The first digest time strictly after ``now`` (never one in the past)."""
+    upcoming = _next_boundary(digest, latest_digest_boundary(digest, now))
+    while upcoming <= _aware(now):
+        upcoming = _next_boundary(digest, upcoming)
+    return upcoming
 
 
 def _next_boundary(digest: DigestConfig, boundary: datetime) -> datetime:

@@ -121,7 +121,7 @@ def test_preview_renders_next_message_and_writes_html(
     out = tmp_path / "preview.html"
     result = runner.invoke(app, ["preview", "desk", "--config", str(path), "--html", str(out)])
     assert result.exit_code == 0, result.output
-    assert "Subject: [newswatch] uk-us-relations: Envoy <b>summoned</b>" in result.output
+    assert "Subject: [newswatch] UK–US relations: Envoy <b>summoned</b>" in result.output
     assert "&lt;b&gt;summoned&lt;/b&gt;" in out.read_text(encoding="utf-8")
     slack = runner.invoke(app, ["preview", "desk", "--config", str(path), "--channel", "slack"])
     assert slack.exit_code == 0 and "Envoy &lt;b&gt;summoned" in slack.output
@@ -150,3 +150,72 @@ def test_flow_task_body_runs_deliver_pending(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, database_url=f"sqlite:///{tmp_path / 'flow.db'}")
     result = deliver_pending_task.fn(settings)
     assert result["sent"] == 0 and result["outcomes"] == []
+
+
+def store_alert(path: Path, **alert: Any) -> int:
+    from config.settings import load_settings
+    from storage.db import open_database
+
+    db = open_database(load_settings(path).resolved_database_url, migrate=True)
+    try:
+        with db.session() as session:
+            return add_alert(session, now=datetime.now(UTC), **alert).id
+    finally:
+        db.dispose()
+
+
+def test_preview_of_a_baseline_alert_renders_it_and_says_it_was_never_delivered(
+    servers: tuple[RecordingHandler, int, WebhookRecorder], tmp_path: Path
+) -> None:
+    handler, port, hook = servers
+    path = write_config(tmp_path, port, hook.url)
+    alert_id = store_alert(path, title="Envoy recalled", baseline=True)
+    # As a subscriber sees it: nothing is queued for a baseline alert …
+    assert "nothing to preview" in runner.invoke(app, ["preview", "desk", "--config", str(path)]).output
+    # … but the alert itself can be previewed, by id.
+    out = tmp_path / "alert.html"
+    result = runner.invoke(app, ["preview", "--alert", str(alert_id), "--subscriber", "desk",
+                                 "--config", str(path), "--html", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"# alert {alert_id} (UK–US relations) as desk would read it (email); a baseline alert" in result.output
+    assert "Subject: [newswatch] UK–US relations: Envoy recalled" in result.output
+    assert "Why: below the threshold: 3; alerts from 6" in result.output
+    assert "Envoy recalled" in out.read_text(encoding="utf-8")
+    slack = runner.invoke(app, ["preview", "--alert", str(alert_id), "--channel", "slack", "--config", str(path)])
+    assert slack.exit_code == 0, slack.output
+    assert "as preview would read it (slack)" in slack.output
+    payload = json.loads(slack.stdout.split("\n", 1)[1])
+    assert payload["blocks"][0]["text"]["text"] == "UK–US relations: Envoy recalled"
+    assert handler.messages == [] and hook.payloads == []  # previews never send
+
+
+def test_preview_of_a_sent_alert_says_so(
+    servers: tuple[RecordingHandler, int, WebhookRecorder], tmp_path: Path
+) -> None:
+    handler, port, hook = servers
+    path = write_config(tmp_path, port, hook.url)
+    assert runner.invoke(app, ["db", "upgrade", "--config", str(path)]).exit_code == 0
+    queue(path, title="Envoy summoned")
+    assert runner.invoke(app, ["deliver", "--config", str(path)]).exit_code == 0
+    assert len(handler.messages) == 1
+    result = runner.invoke(app, ["preview", "desk", "--alert", "1", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "its email messages: sent" in result.output and "Envoy summoned" in result.output
+    assert len(handler.messages) == 1
+
+
+def test_preview_alert_errors_are_one_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 2525, "https://hooks.slack.example/services/x")
+    alert_id = store_alert(path)
+    unknown = runner.invoke(app, ["preview", "--alert", "999", "--config", str(path)])
+    assert unknown.exit_code == 2
+    assert unknown.stderr == (f"newswatch: no alert with id 999 (alert ids go up to {alert_id}; "
+                              "list them with: newswatch alerts)\n")
+    nobody = runner.invoke(app, ["preview", "--alert", str(alert_id), "--subscriber", "nobody", "--config", str(path)])
+    assert nobody.exit_code == 2 and "no subscriber named 'nobody'" in nobody.stderr
+    neither = runner.invoke(app, ["preview", "--config", str(path)])
+    assert neither.exit_code == 2 and "give a subscriber name" in neither.stderr
+    both = runner.invoke(app, ["preview", "desk", "--subscriber", "morning", "--alert", "1", "--config", str(path)])
+    assert both.exit_code == 2 and "two subscribers given" in both.stderr
+    for result in (unknown, nobody, neither, both):
+        assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1

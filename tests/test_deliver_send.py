@@ -97,15 +97,24 @@ def test_one_story_one_email_and_one_slack_message_then_nothing(
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     assert message["Message-ID"] == message_id(f"alert:{alert_id}", "desk")
-    assert message["Subject"] == "[newswatch] uk-us-relations: Minister meets envoy"
+    assert message["Subject"] == "[newswatch] UK–US relations: Minister meets envoy"
+    assert message["X-Newswatch-Delivery"] == f"alert:{alert_id}"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     for body in (text, html):
         assert "Minister meets envoy" in body
-        assert "The minister met the US envoy in London on Tuesday." in body
         assert "Example News" in body and "Example Wire" in body
-        assert "uk-us-relations" in body
+        assert "UK–US relations" in body and "uk-us-relations" not in body
+        assert "28 Nov 2026, 09:00 UTC" in body  # the publication date
+        assert f"alert:{alert_id}" not in body and "Delivery" not in body  # no internal ids
+    # The strongest evidence, with the words found marked (here the query's terms).
+    assert '"The *minister* met the US *envoy* in London on Tuesday."' in text
+    assert '>minister</strong> met the US <strong' in html
+    assert "found: minister, envoy" in text and "found: minister, envoy" in html
+    assert "Why: below the threshold: 3; alerts from 6" in text
     assert 'href="https://news.example.org/story-' in html
+    # The title opens the first article; the list below names only the other one.
+    assert text.count("https://news.example.org/story-") == 2
 
     (payload,) = slack.payloads
     assert "Minister meets envoy" in payload["text"]
@@ -332,7 +341,7 @@ def test_crash_between_send_and_record_loses_nothing_and_repeats_only_that_messa
     # Once the lease is over the ambiguous message is sent again: the documented window.
     after = deliver_pending(settings, T0 + timedelta(seconds=301), database=database)
     assert after.sent == 1
-    subjects = [m.message["Subject"].removeprefix("[newswatch] uk-us-relations: ") for m in handler.messages]
+    subjects = [m.message["Subject"].removeprefix("[newswatch] UK–US relations: ") for m in handler.messages]
     assert sorted(subjects) == ["One", "Three", "Two", "Two"]
     twice = [m.message["Message-ID"] for m in handler.messages if m.message["Subject"].endswith("Two")]
     assert twice[0] == twice[1]  # same Message-ID: mail clients can fold the duplicate
@@ -380,9 +389,9 @@ def test_update_after_debounce_is_one_threaded_message_marking_new_sources(
     assert update["Subject"] == "[newswatch] Update: Envoy row (+2 sources)"
     assert update["In-Reply-To"] == first["Message-ID"]
     text = update.get_body(("plain",)).get_content()
-    assert "[new] Envoy row (follow-up) — Second Paper" in text
-    assert "[new] Envoy row (follow-up) — Third Paper" in text
-    assert "[new] Envoy row — Example News" not in text
+    assert "[new] Second Paper: Envoy row (follow-up)" in text
+    assert "[new] Third Paper: Envoy row (follow-up)" in text
+    assert "[new] Example News" not in text
 
 
 def test_digest_groups_alerts_into_one_message(
@@ -410,11 +419,13 @@ def test_digest_groups_alerts_into_one_message(
     assert positions == sorted(positions)  # best score first
     # The older story is in as an update, its new source marked.
     assert "Delta story [updated]" in text
-    assert "[new] Delta story (follow-up) — Late Paper" in text
-    assert "[new] Delta story — " not in text and "[new] Alpha" not in text
+    assert "[new] Late Paper: Delta story (follow-up)" in text
+    assert "[new] Example News" not in text and "[new] Alpha" not in text
     assert "Old baseline" not in text and "Too late" not in text
     (payload,) = slack.payloads
-    assert sum(1 for b in payload["blocks"] if b["type"] == "section") == 4
+    sections = [b["text"]["text"] for b in payload["blocks"] if b["type"] == "section"]
+    assert sections[0] == "*UK–US relations*"  # the digest's topic heading, then its stories
+    assert sum(1 for text in sections if " story" in text) == 4
     # The next run in the same period sends nothing; the next period picks up "Too late".
     assert deliver_pending(settings, T0 + timedelta(hours=3), database=database).attempted == 0
     nxt = deliver_pending(settings, T0 + timedelta(days=1), database=database)

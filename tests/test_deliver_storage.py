@@ -16,9 +16,11 @@ from storage.deliveries import (
     enqueue_due_digests,
     enqueue_for_alert,
     latest_digest_boundary,
+    next_digest_time,
     previous_digest_boundary,
     record_failure,
     record_sent,
+    subscriber_states,
     sync_subscribers,
 )
 from storage.models import Delivery, Subscriber
@@ -259,3 +261,36 @@ def test_growth_while_a_message_is_in_flight_is_not_lost(database: Database, tmp
         update_row = rows(session)[-1]
         assert update_row.kind == "update" and update_row.not_before == later(hours=6, minutes=1)
 
+
+
+def test_next_digest_time_is_never_in_the_past() -> None:
+    daily = DigestConfig(every="daily", at="08:00", timezone="Europe/London")
+    assert next_digest_time(daily, datetime(2026, 11, 28, 7, 59, tzinfo=UTC)) == datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    # At the boundary itself, and just after it, the next one is tomorrow's.
+    for now in (datetime(2026, 11, 28, 8, 0, tzinfo=UTC), datetime(2026, 11, 28, 8, 1, tzinfo=UTC)):
+        assert next_digest_time(daily, now) == datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    # Across the spring clock change 08:00 London is 07:00 UTC.
+    assert next_digest_time(daily, datetime(2026, 3, 28, 9, 0, tzinfo=UTC)) == datetime(2026, 3, 29, 7, 0, tzinfo=UTC)
+    hourly = DigestConfig(every="hourly", at="00:15")
+    assert next_digest_time(hourly, datetime(2026, 11, 28, 9, 20, tzinfo=UTC)) == datetime(2026, 11, 28, 10, 15, tzinfo=UTC)
+    weekly = DigestConfig(every="weekly", at="09:00", weekday="mon")
+    sat = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert next_digest_time(weekly, sat) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    for config in (daily, hourly, weekly):
+        for hours in range(0, 24 * 8, 5):
+            now = sat + timedelta(hours=hours, minutes=7)
+            assert now < next_digest_time(config, now) <= now + timedelta(days=7, hours=1)
+
+
+def test_subscriber_state_shows_a_future_digest_and_the_one_due_now(database: Database, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, subscribers=[
+        {"name": "morning", "email": "e@example.org", "mode": "digest",
+         "digest": {"every": "daily", "at": "08:00", "timezone": "UTC"}}])
+    with database.session() as session:
+        sync_subscribers(session, settings, T0 - timedelta(days=2))  # T0 is 09:00: 08:00 has passed
+        (state,) = subscriber_states(session, settings, T0)
+        assert state.next_digest_at == datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+        assert state.digest_due_at == datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+        enqueue_due_digests(session, settings, T0)
+        (state,) = subscriber_states(session, settings, T0)
+        assert state.next_digest_at == datetime(2026, 11, 29, 8, 0, tzinfo=UTC) and state.digest_due_at is None

@@ -27,6 +27,7 @@ from storage.clock import utcnow
 
 if TYPE_CHECKING:
     from storage.deliveries import SubscriberState
+    from tasks.notify.preview import Preview
 
 class Channel(StrEnum):
     email = "email"
@@ -81,6 +82,7 @@ def _state_dict(state: SubscriberState) -> dict[str, Any]:
         "last_failure": state.last_failure,
         "last_failure_at": state.last_failure_at.isoformat() if state.last_failure_at else None,
         "next_digest_at": state.next_digest_at.isoformat() if state.next_digest_at else None,
+        "digest_due_at": state.digest_due_at.isoformat() if state.digest_due_at else None,
         "baseline_at": state.baseline_at.isoformat() if state.baseline_at else None,
     }
 
@@ -115,36 +117,61 @@ def subscribers_command(
         ],
         widths=[30, 20, 9, 12, 7, 6, 6, 20, 20],
     )
-    for r in rows:
+    for r, s in zip(rows, states, strict=True):
+        if s.digest_due_at is not None:
+            typer.echo(f"{terminal_safe(r['name'], 30)}: the digest for the period ending "
+                       f"{_when(s.digest_due_at)} goes out at the next deliver run")
         if r["last_failure"]:
             typer.echo(f"{terminal_safe(r['name'], 30)}: last failure {r['last_failure_at'] or ''}: "
                        f"{terminal_safe(r['last_failure'], 200)}")
 
 
 def preview_command(
-    subscriber: Annotated[str, typer.Argument(help="The subscriber's name from the config.")],
+    subscriber: Annotated[str | None, typer.Argument(help="The subscriber's name from the config.")] = None,
     config: ConfigOption = None,
     channel: Annotated[Channel, typer.Option("--channel", help="email or slack.")] = Channel.email,
+    alert: Annotated[int | None, typer.Option(
+        "--alert", help="Render this stored alert (any delivery state, baseline alerts too).")] = None,
+    subscriber_option: Annotated[str | None, typer.Option(
+        "--subscriber", help="As this subscriber reads it (with --alert; default: every topic).")] = None,
     html: Annotated[Path | None, typer.Option("--html", help="Write the HTML email to this file.")] = None,
 ) -> None:
-    """Render the subscriber's next message (or the digest so far) without sending it."""
-    from tasks.notify.preview import NothingToPreview, preview
+    """Render the subscriber's next message (or the digest so far), or any stored alert
+    with --alert ID, without sending it."""
+    from tasks.notify.preview import NoSuchAlert, NothingToPreview, preview, preview_alert
 
+    if subscriber and subscriber_option and subscriber != subscriber_option:
+        fail(f"two subscribers given ({subscriber!r} and --subscriber {subscriber_option!r}): give one")
+    name = subscriber_option or subscriber
+    if name is None and alert is None:
+        fail("give a subscriber name (newswatch preview NAME) or an alert (newswatch preview --alert ID)")
+    if alert is not None and alert < 1:
+        fail(f"--alert {alert}: an alert id is a positive number (list them with: newswatch alerts)")
     settings = settings_from(config, "preview")
-    chosen = next((s for s in settings.subscribers if s.name == subscriber), None)
-    if chosen is None:
+    chosen = next((s for s in settings.subscribers if s.name == name), None)
+    if name is not None and chosen is None:
         names = ", ".join(s.name for s in settings.subscribers) or "none configured"
-        fail(f"no subscriber named {subscriber!r} (subscribers: {names})")
+        fail(f"no subscriber named {name!r} (subscribers: {names})")
     db = open_database_or_fail(settings, read_only=True)
     try:
         with db.session() as session:
-            result = preview(session, settings, chosen, channel.value, utcnow())
+            if alert is not None:
+                result = preview_alert(session, settings, alert, channel.value, chosen)
+            else:
+                assert chosen is not None
+                result = preview(session, settings, chosen, channel.value, utcnow())
     except NothingToPreview as exc:
         typer.echo(str(exc))
         return
+    except NoSuchAlert as exc:
+        fail(str(exc))
     finally:
         db.dispose()
-    typer.echo(f"# {result.description}")
+    _print_preview(result, channel, html)
+
+
+def _print_preview(result: Preview, channel: Channel, html: Path | None) -> None:
+    typer.echo(f"# {terminal_safe(result.description, 300)}")
     if channel is Channel.slack:
         typer.echo(json.dumps(result.slack, indent=2, ensure_ascii=False))
         return

@@ -37,6 +37,7 @@ from tasks.notify.mail import envelope_sender, send_email
 from tasks.notify.outcome import SendError, Sent
 from tasks.notify.render import build_email, render_email, render_slack
 from tasks.notify.slack import post_to_slack
+from tasks.notify.topics import TopicDirectory, topic_directory
 from tasks.notify.views import MessageView, article_ids_of, message_view
 
 
@@ -134,6 +135,7 @@ def deliver_pending(
     try:
         summary.digests_queued = prepare(settings, db, clock())
         configs = {c.name: c for c in settings.subscribers}
+        topics: TopicDirectory | None = None  # loaded once, at the first message
         skipped: set[int] = set()
         blocked_webhooks: dict[str, datetime] = {}
         while limit is None or summary.attempted < limit:
@@ -143,9 +145,11 @@ def deliver_pending(
                     break
                 subscriber = session.get(Subscriber, delivery.subscriber_id)
                 name = subscriber.name if subscriber is not None else "?"
+            if topics is None:
+                topics = topic_directory(settings)
             _deliver_one(
                 settings, db, delivery, configs.get(name), name, clock, hooks, summary,
-                skipped, blocked_webhooks,
+                skipped, blocked_webhooks, topics,
             )
     finally:
         if owned:
@@ -164,6 +168,7 @@ def _deliver_one(
     summary: DeliverySummary,
     skipped: set[int],
     blocked_webhooks: dict[str, datetime],
+    topics: TopicDirectory,
 ) -> None:
     outcome: dict[str, Any] = {"id": delivery.id, "key": delivery.key, "subscriber": name,
                                "channel": delivery.channel}
@@ -221,7 +226,7 @@ def _deliver_one(
         with db.session() as session:
             row = session.get(Delivery, delivery.id)
             assert row is not None
-            view = message_view(session, row, config, base_url=settings.web.base_url)
+            view = message_view(session, row, config, base_url=settings.web.base_url, topics=topics)
             # What this message shows, stored with "sent" so a later update can mark what is new.
             payload_after = {**(row.payload or {}), "shown_article_ids": sorted(article_ids_of(session, view))}
     except LookupError as exc:

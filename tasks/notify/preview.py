@@ -1,4 +1,5 @@
-"""Rendering the next message of a subscriber without sending or writing anything."""
+"""Rendering a message without sending or writing anything: a subscriber's next one, or
+any stored alert (``newswatch preview --alert ID``), whatever its delivery state."""
 
 from __future__ import annotations
 
@@ -6,17 +7,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings, SubscriberConfig
 from storage.deliveries import digest_key, digest_so_far, next_pending_delivery
-from storage.models import Delivery
+from storage.models import Alert, Delivery, Subscriber
 from tasks.notify.render import RenderedEmail, render_email, render_slack
-from tasks.notify.views import message_view
+from tasks.notify.topics import TopicDirectory, topic_directory, topic_name
+from tasks.notify.views import MessageView, message_view
+
+# Whom a chosen alert is shown to when no subscriber is named: every topic, any score.
+ANY_READER = SubscriberConfig(name="preview")
 
 
 class NothingToPreview(Exception):
     """Nothing is queued and no digest has anything in it yet."""
+
+
+class NoSuchAlert(LookupError):
+    """The alert id given to ``preview --alert`` is not in the database."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,48 @@ def preview(
         description = f"digest so far for {config.name} ({len(alerts)} alerts since {start:%Y-%m-%d %H:%M} UTC)"
     else:
         raise NothingToPreview(f"nothing to preview: no message is queued for {config.name} ({channel})")
-    view = message_view(session, delivery, config, base_url=settings.web.base_url)
+    view = message_view(session, delivery, config, base_url=settings.web.base_url,
+                        topics=topic_directory(settings))
+    return _rendered(description, view, channel)
+
+
+def _rendered(description: str, view: MessageView, channel: str) -> Preview:
     if channel == "slack":
         return Preview(description, None, render_slack(view))
     return Preview(description, render_email(view), None)
+
+
+def delivery_state(session: Session, alert: Alert, subscriber: str | None, channel: str) -> str:
+    """What happened to this alert's messages, in words: baseline, not queued, pending, sent …"""
+    if alert.baseline:
+        return "a baseline alert (present at the first pass, recorded but never delivered)"
+    query = select(Delivery.status).where(Delivery.alert_id == alert.id, Delivery.channel == channel)
+    if subscriber is not None:
+        query = query.join(Subscriber, Subscriber.id == Delivery.subscriber_id).where(Subscriber.name == subscriber)
+    statuses = sorted(set(session.scalars(query)))
+    return f"its {channel} messages: {', '.join(statuses)}" if statuses else f"no {channel} message queued for it"
+
+
+def preview_alert(
+    session: Session,
+    settings: Settings,
+    alert_id: int,
+    channel: str,
+    config: SubscriberConfig | None = None,
+    topics: TopicDirectory | None = None,
+) -> Preview:
+    """The message ``config`` (default: a reader of every topic) would get for this alert
+    as a new story, whether it was sent, failed, is pending or is a baseline alert."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        highest = session.scalar(select(Alert.id).order_by(Alert.id.desc()).limit(1))
+        known = f"alert ids go up to {highest}" if highest is not None else "there are no alerts yet"
+        raise NoSuchAlert(f"no alert with id {alert_id} ({known}; list them with: newswatch alerts)")
+    reader = config or ANY_READER
+    topics = topic_directory(settings) if topics is None else topics
+    delivery = Delivery(key=f"alert:{alert.id}", channel=channel, kind="alert", alert_id=alert.id, payload={})
+    view = message_view(session, delivery, reader, base_url=settings.web.base_url, topics=topics)
+    state = delivery_state(session, alert, config.name if config else None, channel)
+    description = (f"alert {alert.id} ({topic_name(topics, alert.topic_id)}) as {reader.name} "
+                   f"would read it ({channel}); {state}")
+    return _rendered(description, view, channel)

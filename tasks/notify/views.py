@@ -6,7 +6,7 @@ and tests can render without a database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from config.settings import SubscriberConfig
 from storage.models import Alert, Article, Delivery, Story
-from storage.serialize import story_page_url
+from storage.serialize import article_published, story_page_url
+from tasks.notify.evidence import Quote, quote_of, strongest
+from tasks.notify.topics import TopicDirectory, score_in_words, topic_name
 
 MAX_SOURCES_SHOWN = 12
-MAX_SNIPPET_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class SourceView:
     outlet: str
     feeds: tuple[str, ...] = ()
     is_new: bool = False
+    published_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,12 @@ class StoryView:
     first_seen_at: datetime | None = None
     url: str = ""  # the story's first article
     page_url: str = ""  # the story's page in the web app (web.base_url set): where the title links
+    topic_names: tuple[str, ...] = ()  # the topics' names, in the order of ``topics``
+    primary_topic: str = ""  # the topic of the strongest alert: where a digest lists the story
+    published_at: datetime | None = None
+    outlets: tuple[str, ...] = ()
+    quote: Quote | None = None  # the strongest evidence, its found words marked
+    score_words: str = ""  # "strong match: 10.5; alerts from 6"
 
     @property
     def new_source_count(self) -> int:
@@ -85,17 +93,6 @@ def _feed_names(article: Article) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _snippet(evidence: list[Any]) -> tuple[str, tuple[str, ...]]:
-    for item in evidence or []:
-        if isinstance(item, dict) and str(item.get("text") or "").strip():
-            text = " ".join(str(item["text"]).split())
-            if len(text) > MAX_SNIPPET_CHARS:
-                text = text[: MAX_SNIPPET_CHARS - 1].rstrip() + "…"
-            terms = tuple(str(t) for t in item.get("terms") or [])
-            return text, terms
-    return "", ()
-
-
 def story_view(
     alerts: list[Alert],
     *,
@@ -103,6 +100,7 @@ def story_view(
     shown_article_ids: set[int] | None = None,
     new_since: datetime | None = None,
     base_url: str | None = None,
+    topics: TopicDirectory | None = None,
 ) -> StoryView:
     """One story as a subscriber sees it: all the alerts it wants on that story, merged.
 
@@ -126,6 +124,7 @@ def story_view(
                 url=url,
                 outlet=outlet_of(article),
                 feeds=_feed_names(article),
+                published_at=article_published(article)[0],
                 is_new=(shown_article_ids is not None and article.id not in shown_article_ids)
                 or (new_since is not None and _after(article.created_at, new_since)),
             )
@@ -133,15 +132,25 @@ def story_view(
     first_url = sources[0].url if sources else ""
     # New sources first in an update, so the reason for the message is on top.
     sources.sort(key=lambda s: not s.is_new)
-    snippet, terms = _snippet(best.evidence)
+    quote = quote_of(best.evidence)
+    if quote is not None and not quote.outlet:
+        quote = replace(quote, outlet=_outlet_of_evidence(best, articles))
     title = (best.title or story.title or (articles[0].title if articles else None) or "").strip()
+    topic_ids = tuple(sorted({a.topic_id for a in alerts}, key=lambda t: topic_name(topics, t).casefold()))
+    published = [a.published_at for a in alerts if a.published_at is not None]
     return StoryView(
         story_id=story.id,
         title=title or "(untitled story)",
-        topics=tuple(sorted({a.topic_id for a in alerts})),
+        topics=topic_ids,
+        topic_names=tuple(topic_name(topics, t) for t in topic_ids),
+        primary_topic=best.topic_id,
+        published_at=min(published) if published else story.first_seen_at,
+        outlets=tuple(dict.fromkeys(source.outlet for source in sources)),
+        quote=quote,
+        score_words=score_in_words(topics, best.topic_id, best.score or 0.0),
         score=max(a.score or 0.0 for a in alerts),
-        snippet=snippet,
-        terms=terms,
+        snippet=quote.text if quote else "",
+        terms=quote.words if quote else (),
         sources=tuple(sources[:MAX_SOURCES_SHOWN]),
         source_count=len(sources),
         status=status,
@@ -149,6 +158,22 @@ def story_view(
         url=first_url,
         page_url=story_page_url(base_url, story.id) or "",
     )
+
+
+def _outlet_of_evidence(alert: Alert, articles: list[Article]) -> str:
+    """Which outlet the alert's strongest evidence came from, for rows stored before the
+    evidence recorded it: the article whose own match holds the same sentence."""
+    item = strongest(alert.evidence)
+    if item is None:
+        return ""
+    by_id = {article.id: article for article in articles}
+    for match in alert.matches:
+        article = by_id.get(match.article_id)
+        if article is not None and any(
+            isinstance(e, dict) and e.get("text") == item.get("text") for e in match.evidence or []
+        ):
+            return outlet_of(article)
+    return ""
 
 
 def _wanted(config: SubscriberConfig, alert: Alert) -> bool:
@@ -177,11 +202,17 @@ def shown_article_ids(session: Session, delivery: Delivery, story_id: int) -> se
 
 
 def message_view(
-    session: Session, delivery: Delivery, config: SubscriberConfig, *, base_url: str | None = None
+    session: Session,
+    delivery: Delivery,
+    config: SubscriberConfig,
+    *,
+    base_url: str | None = None,
+    topics: TopicDirectory | None = None,
 ) -> MessageView:
     """The message a delivery row stands for, as the data is now.
 
     ``base_url`` (``web.base_url``): where the web app is, so each story links to its page.
+    ``topics``: names and thresholds, so topics read by name and scores in words.
     """
     payload = delivery.payload or {}
     if delivery.kind == "digest":
@@ -193,9 +224,10 @@ def message_view(
             by_story.setdefault(alert.story_id, []).append(alert)
         period_start = _parse_time(payload.get("period_start"))
         stories = tuple(
-            story_view(group, status="new", base_url=base_url)
+            story_view(group, status="new", base_url=base_url, topics=topics)
             if any(a.id in new_ids for a in group)
-            else story_view(group, status="updated", new_since=period_start, base_url=base_url)
+            else story_view(group, status="updated", new_since=period_start, base_url=base_url,
+                       topics=topics)
             for group in by_story.values()
         )
         if not stories:
@@ -219,7 +251,7 @@ def message_view(
     ] or [alert]
     shown = shown_article_ids(session, delivery, alert.story_id) if delivery.kind == "update" else None
     view = story_view(siblings, status="updated" if delivery.kind == "update" else "new",
-                      shown_article_ids=shown, base_url=base_url)
+                      shown_article_ids=shown, base_url=base_url, topics=topics)
     return MessageView(
         kind=delivery.kind,
         subscriber=config.name,
