@@ -235,3 +235,33 @@ def test_migration_fills_in_failing_since_from_the_fetch_history(tmp_path: Path)
         rows = dict(conn.execute(text("SELECT id, failing_since FROM feeds")).all())
     engine.dispose()
     assert rows[2] is None and str(rows[1]).startswith("2026-11-27 02:00:00")
+
+
+def test_the_feeds_page_says_which_feeds_are_down_since_when_and_who_was_told(
+    db: Database, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder, database_url: str
+) -> None:
+    from starlette.testclient import TestClient
+
+    from flows.web import create_app
+
+    settings = settings_for(database_url, smtp[1], slack.url)
+    feed_id = add_feed(db)
+    with db.session() as session:
+        session.add(Feed(url="https://flaky.example/rss", name="Flaky Post", created_at=T0))
+    poll(db, feed_id, GONE, T0)
+    deliver_pending(settings, T0 + 25 * HOUR, database=db)
+    with db.session() as session:
+        flaky = session.scalar(select(Feed.id).where(Feed.name == "Flaky Post"))
+    assert flaky is not None
+    poll(db, flaky, GONE, T0 + 24 * HOUR)
+
+    with TestClient(create_app(settings, database=db, clock=lambda: T0 + 25 * HOUR)) as client:
+        html = client.get("/feeds").text
+    section = html.split('id="feed-health-title"', 1)[1].split("</section>", 1)[0]
+    harbour, flaky_item = (item for item in section.split("<li>")[1:])
+    assert "Harbour Times" in harbour and '<span class="bad-text">down</span>, failing since' in harbour
+    assert 'datetime="2026-11-28T09:00:00' in harbour
+    assert "Notices: down notice sent to ops (email, slack)." in harbour
+    assert "Flaky Post" in flaky_item and "down</span>" not in flaky_item
+    assert "down at" in flaky_item and "Notices" not in flaky_item
+    assert "subscribers with <code>feed_health: true</code> (ops)" in section

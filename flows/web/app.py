@@ -37,6 +37,7 @@ from config.settings import Settings
 from flows.web import queries
 from flows.web.atom import topic_atom
 from flows.web.charts import alerts_per_day_svg
+from flows.web.feed_health import feed_health_context
 from flows.web.links import Links
 from flows.web.params import (
     DEFAULT_API_LIMIT,
@@ -247,9 +248,10 @@ def create_app(
     def feeds_page(request: Request) -> Response:
         with db.reader() as session:
             feeds = feeds_json(session)
+            health = feed_health_context(session, settings, clock())
         broken = [f for f in feeds if queries.feed_is_broken(f)]
         return page(request, "feeds.html", feeds=feeds, broken_ids={f["id"] for f in broken},
-                    broken=len(broken))
+                    broken=len(broken), **health)
 
     # Atom ----------------------------------------------------------------------------
 
