@@ -265,3 +265,22 @@ def test_the_feeds_page_says_which_feeds_are_down_since_when_and_who_was_told(
     assert "Flaky Post" in flaky_item and "down</span>" not in flaky_item
     assert "down at" in flaky_item and "Notices" not in flaky_item
     assert "subscribers with <code>feed_health: true</code> (ops)" in section
+
+
+def test_preview_shows_a_queued_feed_notice(db: Database, database_url: str) -> None:
+    from tasks.notify.dispatch import prepare
+    from tasks.notify.preview import preview
+
+    # No smtp: section, so the notice stays queued (deferred) and preview shows it.
+    settings = load_settings(
+        None, database_url=database_url,
+        subscribers=[{"name": "ops", "email": ["ops@example.org"], "feed_health": True}],
+    )
+    feed_id = add_feed(db)
+    poll(db, feed_id, GONE, T0)
+    prepare(settings, db, T0 + 25 * HOUR)
+    config = settings.subscribers[0]
+    with db.session() as session:
+        shown = preview(session, settings, config, "email", T0 + 25 * HOUR)
+    assert shown.email is not None and shown.email.subject == "[newswatch] Feed down: Harbour Times"
+    assert "next feed_down for ops (email)" in shown.description
