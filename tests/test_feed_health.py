@@ -48,7 +48,8 @@ def slack() -> Iterator[WebhookRecorder]:
         yield recorder
 
 
-def settings_for(database_url: str, port: int, hook: str, **delivery: Any) -> Settings:
+def settings_for(database_url: str, port: int, hook: str, extra: dict[str, Any] | None = None,
+                 **delivery: Any) -> Settings:
     return load_settings(
         None,
         database_url=database_url,
@@ -59,6 +60,7 @@ def settings_for(database_url: str, port: int, hook: str, **delivery: Any) -> Se
         ],
         delivery=delivery,
         web={"base_url": "https://news.example.org/nw"},
+        **(extra or {}),
     )
 
 
@@ -284,3 +286,54 @@ def test_preview_shows_a_queued_feed_notice(db: Database, database_url: str) -> 
         shown = preview(session, settings, config, "email", T0 + 25 * HOUR)
     assert shown.email is not None and shown.email.subject == "[newswatch] Feed down: Harbour Times"
     assert "next feed_down for ops (email)" in shown.description
+
+
+EMPTY_FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour Times</title>'
+    b"<link>https://harbour.example/</link><description>news</description></channel></rss>"
+)
+
+
+def test_real_passes_against_a_feed_that_dies_and_comes_back(
+    tmp_path: Path, local_site: Any, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder
+) -> None:
+    """The whole path: real fetches of a local feed (200, then 404, then 200 again), passes
+    recording them, deliver runs sending to the real SMTP server and Slack stand-in."""
+    from storage.clock import utcnow
+    from tasks import resources
+    from tasks.pass_driver import run_pass_plain
+    from tests.support.httpserver import Reply as SiteReply
+
+    status = {"code": 200}
+    local_site.route(
+        "/feed.xml",
+        handler=lambda _request: SiteReply(status=status["code"], body=EMPTY_FEED if status["code"] == 200 else b"gone",
+                                           content_type="application/rss+xml"),
+    )
+    database_url = f"sqlite:///{tmp_path / 'nw.db'}"
+    open_database(database_url, migrate=True).dispose()
+    settings = settings_for(database_url, smtp[1], slack.url, {
+        "feeds": [{"url": local_site.url("/feed.xml"), "name": "Harbour Times"}],
+        "fetch": {"allow_private_networks": [local_site.allow_rule], "analysis_process": False},
+    })
+    try:
+        assert run_pass_plain(settings).counts.get("feeds_ok") == 1
+        status["code"] = 404
+        assert run_pass_plain(settings, force=True).counts.get("feeds_failed") == 1
+        deliver_pending(settings, utcnow())
+        assert subjects(smtp) == []
+        run_pass_plain(settings, force=True)
+        deliver_pending(settings, utcnow() + 25 * HOUR)
+        deliver_pending(settings, utcnow() + 26 * HOUR)
+        assert subjects(smtp) == ["[newswatch] Feed down: Harbour Times"]
+        assert "HTTP 404" in smtp[0].messages[0].message.get_body(("plain",)).get_content()
+        status["code"] = 200
+        back = run_pass_plain(settings, force=True).counts  # the same bytes as before: not modified
+        assert back.get("feeds_failed", 0) == 0 and back.get("feeds_not_modified") == 1
+        deliver_pending(settings, utcnow() + 27 * HOUR)
+        deliver_pending(settings, utcnow() + 28 * HOUR)
+    finally:
+        resources.close_all()
+    assert subjects(smtp) == ["[newswatch] Feed down: Harbour Times", "[newswatch] Feed back: Harbour Times"]
+    assert [p["text"] for p in slack.payloads] == ["Feed down: Harbour Times", "Feed back: Harbour Times"]
+    assert all(m.rcpt_tos == ["ops@example.org"] for m in smtp[0].messages)
