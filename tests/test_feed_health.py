@@ -262,6 +262,7 @@ def test_the_feeds_page_says_which_feeds_are_down_since_when_and_who_was_told(
     section = html.split('id="feed-health-title"', 1)[1].split("</section>", 1)[0]
     harbour, flaky_item = (item for item in section.split("<li>")[1:])
     assert "Harbour Times" in harbour and '<span class="bad-text">down</span>, failing since' in harbour
+    assert "(25 hours)" in harbour
     assert 'datetime="2026-11-28T09:00:00' in harbour
     assert "Notices: down notice sent to ops (email, slack)." in harbour
     assert "Flaky Post" in flaky_item and "down</span>" not in flaky_item
