@@ -127,3 +127,10 @@ def test_parse_refuses_entities_without_expanding_them() -> None:
     )
     with pytest.raises(OpmlError, match="DOCTYPE"):
         parse_opml(bomb)
+
+
+def test_an_empty_feed_list_is_valid_opml_with_a_note_on_stderr(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["feeds", "--config", str(write_config(tmp_path)), "--format", "opml"])
+    assert result.exit_code == 0
+    assert ElementTree.fromstring(result.stdout.encode()).findall("./body/outline") == []
+    assert "lists no feeds" in result.stderr

@@ -303,6 +303,8 @@ def feeds(
         from config.opml import OpmlFeed, render_opml
 
         listed = [OpmlFeed(url=f.url, name=f.name, html_url=f.html_url) for f in settings.feeds]
+        if not listed:
+            typer.echo("newswatch: the config lists no feeds (feeds: or feed_lists:); the OPML below is empty", err=True)
         typer.echo(render_opml(listed), nl=False)
         return
     with database_session(settings, read_only=True) as session:
