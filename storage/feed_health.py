@@ -67,7 +67,7 @@ def enqueue_feed_health(session: Session, settings: Settings, now: datetime) -> 
         episode = _aware(feed.down_notice_since)  # type: ignore[arg-type]
         if feed.failing_since is not None and _aware(feed.failing_since) == episode:
             continue  # still the announced episode
-        queued.up += _queue_up(session, feed, episode, now)
+        queued.up += _queue_up(session, feed, episode, {c.name for c in watchers}, now)
         feed.down_notice_since = None
     failing = select(Feed).where(Feed.active, Feed.failing_since.is_not(None)).order_by(Feed.id)
     for feed in session.scalars(failing):
@@ -94,8 +94,9 @@ def _subscriber_rows(
     return rows
 
 
-def _queue_up(session: Session, feed: Feed, episode: datetime, now: datetime) -> int:
-    """The up notice, to exactly the subscribers and channels the down notice went to."""
+def _queue_up(session: Session, feed: Feed, episode: datetime, watching: set[str], now: datetime) -> int:
+    """The up notice, to the subscribers and channels the down notice went to (those that
+    still have feed_health on)."""
     told = session.execute(
         select(Delivery.subscriber_id, Delivery.channel).where(
             Delivery.key == notice_key(FEED_DOWN, feed.id, episode)
@@ -104,7 +105,7 @@ def _queue_up(session: Session, feed: Feed, episode: datetime, now: datetime) ->
     added = 0
     for subscriber_id, channel in told:
         subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is not None and subscriber.active:
+        if subscriber is not None and subscriber.active and subscriber.name in watching:
             added += _queue(session, subscriber, channel, FEED_UP, feed, now, episode=episode)
     return added
 

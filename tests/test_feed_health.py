@@ -338,3 +338,20 @@ def test_real_passes_against_a_feed_that_dies_and_comes_back(
     assert subjects(smtp) == ["[newswatch] Feed down: Harbour Times", "[newswatch] Feed back: Harbour Times"]
     assert [p["text"] for p in slack.payloads] == ["Feed down: Harbour Times", "Feed back: Harbour Times"]
     assert all(m.rcpt_tos == ["ops@example.org"] for m in smtp[0].messages)
+
+
+def test_turning_feed_health_off_stops_the_back_notice_too(
+    db: Database, smtp: tuple[RecordingHandler, int], slack: WebhookRecorder, database_url: str
+) -> None:
+    settings = settings_for(database_url, smtp[1], slack.url)
+    feed_id = add_feed(db)
+    poll(db, feed_id, GONE, T0)
+    deliver_pending(settings, T0 + 25 * HOUR, database=db)
+    assert subjects(smtp) == ["[newswatch] Feed down: Harbour Times"]
+    quiet = settings.model_copy(update={
+        "subscribers": [s.model_copy(update={"feed_health": False}) for s in settings.subscribers],
+    })
+    poll(db, feed_id, OK, T0 + 26 * HOUR)
+    deliver_pending(quiet, T0 + 27 * HOUR, database=db)
+    deliver_pending(settings, T0 + 28 * HOUR, database=db)  # the episode is closed: nothing late
+    assert subjects(smtp) == ["[newswatch] Feed down: Harbour Times"]
