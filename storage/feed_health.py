@@ -171,12 +171,12 @@ class FeedHealth:
 
 
 def feed_health(session: Session, settings: Settings, now: datetime) -> dict[int, FeedHealth]:
-    """Per feed that is failing or whose down notice awaits its up notice: since when, and
-    which notices were queued or sent to whom."""
+    """Per active feed that is failing or whose down notice awaits its up notice: since
+    when, and which notices were queued or sent to whom."""
     found: dict[int, FeedHealth] = {}
     query = select(Feed).where(
-        (Feed.failing_since.is_not(None)) | (Feed.down_notice_since.is_not(None))
-    )
+        Feed.active, (Feed.failing_since.is_not(None)) | (Feed.down_notice_since.is_not(None))
+    ).order_by(Feed.id)
     for feed in session.scalars(query):
         episode = feed.failing_since or feed.down_notice_since
         assert episode is not None
