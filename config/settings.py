@@ -49,6 +49,8 @@ class _Section(BaseModel):
 class FeedConfig(_Section):
     url: str
     name: str | None = None
+    # The site's own page, when known (OPML's htmlUrl); only passed on by the OPML export.
+    html_url: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -163,6 +165,8 @@ class SubscriberConfig(_Section):
     mode: Literal["immediate", "digest"] = "immediate"
     digest: DigestConfig = Field(default_factory=DigestConfig)
     min_score: float = 0.0
+    # One message when a feed has failed for delivery.feed_down_after_hours, one when it is back.
+    feed_health: bool = False
 
     @field_validator("email", mode="before")
     @classmethod
@@ -194,6 +198,8 @@ class DeliveryConfig(_Section):
     baseline_on_first_run: bool = True
     max_attempts: int = Field(5, ge=1)
     retry_base_seconds: float = Field(60.0, ge=0)
+    # A feed failing continuously this long is "down": feed_health subscribers are told once.
+    feed_down_after_hours: float = Field(24.0, gt=0)
 
 
 class ScheduleConfig(_Section):
@@ -303,6 +309,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///newswatch.db"
     feeds: list[FeedConfig] = Field(default_factory=list)
+    # OPML files (relative to the config file) whose feeds are added to ``feeds``.
+    feed_lists: list[str] = Field(default_factory=list)
     topics: str | list[Any] | None = None
     fetch: FetchConfig = Field(default_factory=FetchConfig)
     stories: StoriesConfig = Field(default_factory=StoriesConfig)
@@ -331,6 +339,30 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             raise ValueError("is empty; name a topic file or folder, or leave topics: out for the shipped topics")
         return value
+
+    @model_validator(mode="after")
+    def _add_feed_lists(self) -> Settings:
+        from config.opml import OpmlError, read_feed_list
+
+        known = {feed.url for feed in self.feeds}
+        for entry in self.feed_lists:
+            path = Path(entry).expanduser()
+            try:
+                listed = read_feed_list(path if path.is_absolute() else self.base_dir / path)
+            except OpmlError as exc:
+                raise ValueError(f"feed_lists: {exc}") from None
+            for item in listed:
+                try:
+                    feed = FeedConfig(url=item.url, name=item.name, html_url=item.html_url)
+                except ValidationError as exc:
+                    problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                    raise ValueError(
+                        f"feed_lists: {entry}: feed {item.url!r} {problem}; fix or remove that outline"
+                    ) from None
+                if feed.url not in known:
+                    known.add(feed.url)
+                    self.feeds.append(feed)
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:
@@ -396,6 +428,8 @@ def _describe(error: ValidationError, source: str) -> str:
     env_name = _overriding_variable([str(x) for x in loc if not isinstance(x, int)])
     if env_name:
         source = f"{source} (overridden by {env_name})" if source != "configuration" else env_name
+    if not loc:  # a check across keys: its message names them
+        return f"{source}: {message}{extra}"
     return f"{source}: {key}: {message}{extra}"
 
 

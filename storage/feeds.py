@@ -135,6 +135,7 @@ def record_fetch(
     if record.outcome.succeeded:
         feed.failures = 0.0
         feed.last_success_at = now
+        feed.failing_since = None
         feed.last_error = None
         if record.outcome is Outcome.OK:
             feed.etag = record.etag
@@ -146,6 +147,8 @@ def record_fetch(
             feed.warning = record.warning
     else:
         feed.failures = (feed.failures or 0.0) + record.outcome.failure_weight(record.soft_failure)
+        if feed.failing_since is None:
+            feed.failing_since = now
         feed.last_error = record.detail or record.status
     feed.status = record.status
     feed.outcome = record.outcome

@@ -102,6 +102,11 @@ class Feed(Base):
     failures: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     last_fetched_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
+    # The first failed fetch since the last success; NULL while the feed works.
+    failing_since: Mapped[datetime | None]
+    # The failing_since of the episode whose "feed down" notices were queued; cleared
+    # when its "feed back" notices are (storage/feed_health.py).
+    down_notice_since: Mapped[datetime | None]
     next_poll_at: Mapped[datetime | None]
     fetch_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     entries_seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -248,6 +248,7 @@ def feed_json(feed: Feed, articles: int) -> dict[str, Any]:
         "warning": feed.warning,
         "last_fetched_at": iso(feed.last_fetched_at),
         "last_success_at": iso(feed.last_success_at),
+        "failing_since": iso(feed.failing_since),  # first failure since the last success
         "failures": feed.failures,
         "next_poll_at": iso(feed.next_poll_at),
         "fetch_count": feed.fetch_count,

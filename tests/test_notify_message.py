@@ -189,3 +189,12 @@ def test_old_evidence_names_its_outlet_from_the_article_that_matched(database: D
     quote = view.stories[0].quote
     assert quote is not None and quote.outlet == "Daily Ledger"
     assert '"The *Prime Minister* spoke with the *President* about NATO." — Daily Ledger' in render_email(view).text
+
+
+def test_the_score_reads_against_the_threshold_the_alert_was_raised_with() -> None:
+    from tasks.notify.topics import score_in_words
+
+    # The topic now alerts from 12; the alert fired when it alerted from 6.
+    directory = {"uk-us-relations": TopicInfo("UK–US relations", 12.0)}
+    assert score_in_words(directory, "uk-us-relations", 10.5, 6.0) == "strong match: 10.5; alerts from 6"
+    assert score_in_words(directory, "uk-us-relations", 10.5).startswith("below the threshold")

@@ -299,15 +299,34 @@ def articles(
         print_table(["id", "status", "method", "chars", "title", "detail", "url"], rows, [6, 8, 12, 7, 60, 40, 80])
 
 
+class FeedsFormat(StrEnum):
+    table = "table"
+    json = "json"
+    opml = "opml"
+
+
 @app.command()
-def feeds(config: ConfigOption = None, format: FormatOption = TableOrJson.table) -> None:
-    """Each feed's state: status, last fetch, failures, next poll."""
+def feeds(
+    config: ConfigOption = None,
+    format: Annotated[
+        FeedsFormat, typer.Option("--format", "-f", help="table, json, or opml (the configured feeds as OPML 2.0).")
+    ] = FeedsFormat.table,
+) -> None:
+    """Each feed's state: status, last fetch, failures, next poll (or the feed list as OPML)."""
     from storage.serialize import feeds_json
 
     settings = settings_from(config, "feeds")
+    if format is FeedsFormat.opml:
+        from config.opml import OpmlFeed, render_opml
+
+        listed = [OpmlFeed(url=f.url, name=f.name, html_url=f.html_url) for f in settings.feeds]
+        if not listed:
+            typer.echo("newswatch: the config lists no feeds (feeds: or feed_lists:); the OPML below is empty", err=True)
+        typer.echo(render_opml(listed), nl=False)
+        return
     with database_session(settings, read_only=True) as session:
         found = feeds_json(session)
-    if format is TableOrJson.json:
+    if format is FeedsFormat.json:
         print_json(found)
         return
     if not found:

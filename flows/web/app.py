@@ -39,6 +39,7 @@ from flows.web import queries
 from flows.web.accounts import Accounts
 from flows.web.atom import topic_atom
 from flows.web.charts import responsive_alerts_per_day_svg
+from flows.web.feed_health import feed_health_context
 from flows.web.feedback_views import feedback_routes, viewer_context
 from flows.web.links import Links
 from flows.web.params import (
@@ -267,9 +268,10 @@ def create_app(
     def feeds_page(request: Request) -> Response:
         with db.reader() as session:
             feeds = feeds_json(session)
+            health = feed_health_context(session, settings, clock())
         broken = [f for f in feeds if queries.feed_is_broken(f)]
         return page(request, "feeds.html", feeds=feeds, broken_ids={f["id"] for f in broken},
-                    broken=len(broken))
+                    broken=len(broken), **health)
 
     # Atom ----------------------------------------------------------------------------
 

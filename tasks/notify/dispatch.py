@@ -32,7 +32,9 @@ from storage.deliveries import (
     release,
     sync_subscribers,
 )
+from storage.feed_health import FEED_HEALTH_KINDS, enqueue_feed_health
 from storage.models import Delivery, Subscriber
+from tasks.notify.feed_health import feed_notice_message
 from tasks.notify.mail import envelope_sender, send_email
 from tasks.notify.outcome import SendError, Sent
 from tasks.notify.render import build_email, render_email, render_slack
@@ -111,10 +113,13 @@ def retry_delay(attempts: int, base_seconds: float, retry_after: float | None = 
 
 
 def prepare(settings: Settings, database: DatabaseLike, now: datetime) -> int:
-    """Bring subscribers up to date and queue the digests that are due; returns digests queued."""
+    """Bring subscribers up to date and queue the digests (and feed health notices) that are
+    due; returns digests queued."""
     with database.session() as session:
         sync_subscribers(session, settings, now)
-        return len(enqueue_due_digests(session, settings, now))
+        digests = len(enqueue_due_digests(session, settings, now))
+        enqueue_feed_health(session, settings, now)
+        return digests
 
 
 def deliver_pending(
@@ -226,9 +231,12 @@ def _deliver_one(
         with db.session() as session:
             row = session.get(Delivery, delivery.id)
             assert row is not None
-            view = message_view(session, row, config, base_url=settings.web.base_url, topics=topics)
-            # What this message shows, stored with "sent" so a later update can mark what is new.
-            payload_after = {**(row.payload or {}), "shown_article_ids": sorted(article_ids_of(session, view))}
+            view: MessageView | None = None
+            payload_after: dict[str, Any] | None = None  # a feed notice shows no alert
+            if row.kind not in FEED_HEALTH_KINDS:
+                view = message_view(session, row, config, base_url=settings.web.base_url, topics=topics)
+                # What this message shows, stored with "sent" so a later update can mark what is new.
+                payload_after = {**(row.payload or {}), "shown_article_ids": sorted(article_ids_of(session, view))}
     except LookupError as exc:
         fail(str(exc), transient=False)
         return
@@ -279,9 +287,11 @@ def _unsendable(
 
 
 def _prepare_message(
-    settings: Settings, config: SubscriberConfig, delivery: Delivery, view: MessageView,
+    settings: Settings, config: SubscriberConfig, delivery: Delivery, view: MessageView | None,
     now: datetime,
 ) -> EmailMessage | dict[str, Any]:
+    if view is None:  # a feed health notice (storage/feed_health.py)
+        return feed_notice_message(settings, config, delivery, now)
     if delivery.channel == "email":
         assert settings.smtp is not None
         return build_email(

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings, SubscriberConfig
 from storage.deliveries import digest_key, digest_so_far, next_pending_delivery
+from storage.feed_health import FEED_HEALTH_KINDS
 from storage.models import Alert, Delivery, Subscriber
+from tasks.notify.feed_health import feed_notice, feed_notice_slack, render_feed_notice_email
 from tasks.notify.render import RenderedEmail, render_email, render_slack
 from tasks.notify.topics import TopicDirectory, topic_directory, topic_name
 from tasks.notify.views import MessageView, message_view
@@ -59,6 +61,11 @@ def preview(
         description = f"digest so far for {config.name} ({len(alerts)} alerts since {start:%Y-%m-%d %H:%M} UTC)"
     else:
         raise NothingToPreview(f"nothing to preview: no message is queued for {config.name} ({channel})")
+    if delivery.kind in FEED_HEALTH_KINDS:  # a queued "feed down"/"feed back" notice
+        notice = feed_notice(delivery, config.name, now, settings.web.base_url)
+        if channel == "slack":
+            return Preview(description, None, feed_notice_slack(notice))
+        return Preview(description, render_feed_notice_email(notice), None)
     view = message_view(session, delivery, config, base_url=settings.web.base_url,
                         topics=topic_directory(settings))
     return _rendered(description, view, channel)

@@ -34,11 +34,18 @@ def topic_name(directory: TopicDirectory | None, topic_id: str) -> str:
     return info.name if info is not None and info.name else topic_id
 
 
-def score_in_words(directory: TopicDirectory | None, topic_id: str, score: float) -> str:
-    """"strong match: 10.5; alerts from 6" when the topic's threshold is known, else the score."""
+def score_in_words(
+    directory: TopicDirectory | None, topic_id: str, score: float, stored_threshold: float | None = None
+) -> str:
+    """"strong match: 10.5; alerts from 6" when the threshold is known, else the score.
+
+    ``stored_threshold`` is the one the alert was raised against (kept with it): a topic
+    edited since must not make an alert that fired read "below the threshold".
+    """
     from tasks.topics.scoring import describe_score
 
     info: Any = (directory or {}).get(topic_id)
-    if info is None or info.threshold is None:
+    threshold = stored_threshold if stored_threshold is not None else getattr(info, "threshold", None)
+    if threshold is None:
         return f"score {score:.1f}"
-    return describe_score(score, info.threshold)
+    return describe_score(score, threshold)

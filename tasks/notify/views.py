@@ -147,7 +147,7 @@ def story_view(
         published_at=min(published) if published else story.first_seen_at,
         outlets=tuple(dict.fromkeys(source.outlet for source in sources)),
         quote=quote,
-        score_words=score_in_words(topics, best.topic_id, best.score or 0.0),
+        score_words=score_in_words(topics, best.topic_id, best.score or 0.0, best.threshold),
         score=max(a.score or 0.0 for a in alerts),
         snippet=quote.text if quote else "",
         terms=quote.words if quote else (),
