@@ -10,7 +10,6 @@ from prefect.utilities.annotations import quote
 
 from config.settings import Settings, load_settings
 from tasks import prefect_tasks as steps
-from tasks.monitor import StageSummary
 from tasks.pass_driver import (
     ANALYSE_AFTER,
     ANALYSE_WHILE_FETCHING,
@@ -18,6 +17,7 @@ from tasks.pass_driver import (
     PassSteps,
     drive_pass,
 )
+from tasks.summary import StageSummary
 
 
 def run_monitor(

@@ -12,41 +12,35 @@ import hashlib
 import logging
 import os
 import time
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
 from config.settings import Settings
-from storage.alerts import MatchRecord, record_matches
 from storage.articles import (
     ArticleWork,
     EntryRecord,
     ExtractionRecord,
     any_to_analyse,
-    articles_to_analyse,
     claim_articles,
     record_entries,
     release_dead_claims,
     store_result,
 )
 from storage.clock import utcnow
-from storage.dialect import take_analysis_lock
 from storage.feeds import FeedToPoll, FetchRecord, due_feeds, record_fetch, sync_feeds
 from storage.models import Article
 from storage.outcome import Outcome
 from tasks import progress, resources
+from tasks.analysis import analyse
 from tasks.extract import Extracted, ExtractionInput, extract_article, html_rejection_reason
 from tasks.feeds import ParsedFeed, parse_feed
 from tasks.http import FetchResult
-from tasks.topics import Document, TopicSet
+from tasks.summary import StageSummary
 from tasks.urls import canonical_url, story_url_key
-
-if TYPE_CHECKING:
-    from tasks.stories.assign import StoryFeatures
 
 log = logging.getLogger("newswatch.monitor")
 
@@ -55,22 +49,6 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 STORE_EVERY = 25  # articles per commit while processing…
 STORE_AFTER_SECONDS = 3.0  # …or sooner, so a pass killed again and again still advances
 MAX_TEXT_CHARS = 200_000  # an article's stored text; longer bodies are cut and flagged
-
-
-@dataclass
-class StageSummary:
-    """Counted outcomes of a stage; summaries add up across tasks and workers."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-    problems: list[str] = field(default_factory=list)
-
-    def add(self, other: StageSummary) -> StageSummary:
-        self.counts.update(other.counts)
-        self.problems.extend(other.problems)
-        return self
-
-    def __getitem__(self, key: str) -> int:
-        return self.counts[key]
 
 
 # Feeds -------------------------------------------------------------------------------
@@ -351,73 +329,11 @@ def _not_html(result: FetchResult, reason: str) -> FetchResult:
 
 # Analysis ----------------------------------------------------------------------------
 
-def analyse(settings: Settings, *, limit: int = 200) -> StageSummary:
-    """Cluster newly extracted articles into stories, match topics, record alerts.
-
-    One batch is one transaction, serialised across workers: a story, its alerts and
-    their delivery rows are written together or not at all. What depends on an article
-    alone (its text signature, terms and topic matches) is computed first, from a
-    snapshot, so the serialised transaction (SQLite's write lock) lasts only for the
-    lookups and writes.
-    """
-    from tasks.stories.assign import assign_story
-
-    summary = StageSummary()
-    db = resources.database(settings)
-    topics = resources.topic_set(settings)
-    with db.reader() as session:
-        prepared = {article.id: _prepare(article, topics) for article in articles_to_analyse(session, limit, claim=False)}
-    with db.session() as session:
-        take_analysis_lock(session)
-        articles = articles_to_analyse(session, limit)
-        for article in articles:
-            ready = prepared.get(article.id)
-            if ready is None or ready.basis != _basis(article):  # new, or changed since the snapshot
-                ready = _prepare(article, topics)
-            now = utcnow()
-            joined = article.story_id is None
-            assignment = assign_story(session, article, now, settings.stories, ready.story)
-            summary.counts["stories_new" if assignment.is_new_story else "stories_joined"] += int(joined)
-            counts = record_matches(
-                session, article, ready.matches, now, settings,
-                joined_story=joined, new_story=joined and assignment.is_new_story,
-            )
-            article.analysed_at = now
-            summary.counts["articles_analysed"] += 1
-            summary.counts["alerts_new"] += counts.new
-            summary.counts["alerts_updated"] += counts.updated
-            summary.counts["deliveries_queued"] += counts.deliveries
-    return summary
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    basis: tuple[Any, ...]  # what the features were computed from
-    story: StoryFeatures
-    matches: list[MatchRecord]
-
-
-def _basis(article: Article) -> tuple[Any, ...]:
-    document = _document(article)
-    return (article.version, article.content_hash, document.title, document.language, document.source)
-
-
-def _prepare(article: Article, topics: TopicSet) -> _Prepared:
-    from tasks.stories.assign import story_features
-
-    matches = topics.match(_document(article))
-    return _Prepared(
-        basis=_basis(article),
-        story=story_features(article),
-        matches=[MatchRecord(m.topic_id, m.score, m.version, m.evidence, m.learned) for m in matches],
-    )
-
-
 def analyse_batch(settings: Settings, *, limit: int = 200) -> StageSummary:
     """``analyse``, in the analysis process unless ``fetch.analysis_process`` is off
     (tasks/analysis_process.py says why). The pass's steps call this."""
     if not settings.fetch.analysis_process:
-        stage = analyse(settings, limit=limit)
+        stage = analyse(resources.database(settings), resources.topic_set(settings), settings, limit=limit)
     else:
         with resources.database(settings).reader() as session:
             if not any_to_analyse(session):  # a quiet pass never starts the child
@@ -425,14 +341,6 @@ def analyse_batch(settings: Settings, *, limit: int = 200) -> StageSummary:
         stage = resources.analysis_process().analyse(settings, limit)
     progress.current().add(articles_analysed=stage["articles_analysed"])
     return stage
-
-
-def _document(article: Article) -> Document:
-    source = article.sources[0].feed.url if article.sources else None
-    return Document(
-        title=article.title or "", body=article.text or "", language=article.language,
-        source=source, url=article.canonical_url,
-    )
 
 
 # Retention ---------------------------------------------------------------------------

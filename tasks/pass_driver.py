@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from config.settings import Settings
 from tasks import monitor
-from tasks.monitor import StageSummary
+from tasks.summary import StageSummary
 
 T = TypeVar("T")
 

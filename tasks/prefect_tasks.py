@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from config.settings import Settings
 from storage.feeds import FeedToPoll
 from tasks import monitor
-from tasks.monitor import StageSummary
+from tasks.summary import StageSummary
 
 
 @task(name="prepare-pass", cache_policy=NO_CACHE)

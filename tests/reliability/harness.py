@@ -17,8 +17,8 @@ import yaml
 from typer.testing import CliRunner
 
 from tasks import resources
-from tasks.monitor import StageSummary
 from tasks.pass_driver import run_pass_plain
+from tasks.summary import StageSummary
 from tests.support.httpserver import LocalSite
 
 CONTROL_FEED = "/control/feed.xml"
