@@ -1,9 +1,10 @@
 """One monitoring pass, as plain functions: poll feeds, process articles, analyse.
 
-Each stage takes settings and plain values, opens what it needs through
-``tasks.resources`` (one fetcher, extractor pool and database per process) and returns a
-summary of counted outcomes. ``tasks.pass_driver`` decides when each runs: the Prefect
-flow calls them through thin task wrappers, ``newswatch run --engine plain`` directly.
+Each stage takes the pass's ``Runtime`` (tasks/runtime.py: its settings, database,
+fetcher, extractor pool, topics and analysis process, created and closed by the shell
+that runs the pass) and plain values, and returns a summary of counted outcomes.
+``tasks.pass_driver`` decides when each runs: the Prefect flow calls them through thin
+task wrappers, ``newswatch run --engine plain`` directly.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from storage.clock import utcnow
 from storage.feeds import FeedToPoll, FetchRecord, due_feeds, record_fetch, sync_feeds
 from storage.models import Article
 from storage.outcome import Outcome
-from tasks import progress, resources
+from tasks import progress
 from tasks.analysis import analyse
 from tasks.extract import Extracted, ExtractionInput, extract_article, html_rejection_reason
 from tasks.feeds import ParsedFeed, parse_feed
-from tasks.http import FetchResult
+from tasks.http import Fetcher, FetchResult
+from tasks.runtime import Runtime
 from tasks.summary import StageSummary
 from tasks.urls import canonical_url, story_url_key
 
@@ -61,11 +63,11 @@ def in_shard(url: str, shard_index: int, shard_count: int) -> bool:
 
 
 def prepare_pass(
-    settings: Settings, *, force: bool = False, shard_index: int = 0, shard_count: int = 1
+    runtime: Runtime, *, force: bool = False, shard_index: int = 0, shard_count: int = 1
 ) -> list[FeedToPoll]:
     """Sync the configured feeds into the database and return those due this pass
     (this shard's share of them when the pass is split over several workers)."""
-    db = resources.database(settings)
+    settings, db = runtime.settings, runtime.database
     now = utcnow()
     with db.session() as session:
         sync_feeds(session, settings.feeds, now)
@@ -89,8 +91,7 @@ def process_is_alive(pid: int) -> bool:
     return True
 
 
-def _fetch_and_parse(feed: FeedToPoll, settings: Settings) -> tuple[FetchResult, ParsedFeed | None, str | None]:
-    fetcher = resources.fetcher(settings)
+def _fetch_and_parse(feed: FeedToPoll, fetcher: Fetcher) -> tuple[FetchResult, ParsedFeed | None, str | None]:
     result = fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_ACCEPT)
     if result.outcome != Outcome.OK or result.body is None:
         return result, None, None
@@ -100,17 +101,17 @@ def _fetch_and_parse(feed: FeedToPoll, settings: Settings) -> tuple[FetchResult,
     return result, parse_feed(result.body, result.final_url or feed.url, result.headers), body_hash
 
 
-def poll_feeds(settings: Settings, feeds: list[FeedToPoll]) -> StageSummary:
+def poll_feeds(runtime: Runtime, feeds: list[FeedToPoll]) -> StageSummary:
     """Fetch and parse ``feeds`` concurrently; record entries and feed state."""
     summary = StageSummary()
     if not feeds:
         return summary
-    db = resources.database(settings)
+    settings, db, fetcher = runtime.settings, runtime.database, runtime.fetcher
     interval = timedelta(minutes=settings.fetch.poll_interval_minutes)
     max_backoff = timedelta(hours=settings.fetch.max_backoff_hours)
     workers = min(len(feeds), max(4, settings.fetch.per_host_concurrency * 8))
     with ThreadPoolExecutor(workers, thread_name_prefix="feed") as pool:
-        futures = {pool.submit(_fetch_and_parse, feed, settings): feed for feed in feeds}
+        futures = {pool.submit(_fetch_and_parse, feed, fetcher): feed for feed in feeds}
         for future in as_completed(futures):
             feed = futures[future]
             try:
@@ -184,8 +185,8 @@ def _record_feed(
 
 # Articles ----------------------------------------------------------------------------
 
-def _download(work: ArticleWork, settings: Settings) -> FetchResult:
-    return resources.fetcher(settings).fetch(work.url, accept=PAGE_ACCEPT)
+def _download(work: ArticleWork, fetcher: Fetcher) -> FetchResult:
+    return fetcher.fetch(work.url, accept=PAGE_ACCEPT)
 
 
 def _extraction_input(work: ArticleWork, result: FetchResult | None) -> ExtractionInput:
@@ -238,7 +239,7 @@ def _to_record(
     return ExtractionRecord(status=status, detail=reason, **common)
 
 
-def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
+def process_articles(runtime: Runtime, *, limit: int = 100) -> StageSummary:
     """Claim up to ``limit`` pending articles, fetch and extract them, store the results.
 
     Downloads run in threads and overlap with extraction in worker processes; results
@@ -246,12 +247,12 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
     whose claims expire and are taken again by the next pass.
     """
     summary = StageSummary()
-    db = resources.database(settings)
+    settings, db = runtime.settings, runtime.database
     with db.session() as session:
         batch = claim_articles(session, utcnow(), limit)
     if not batch:
         return summary
-    pool = resources.extractor_pool(settings)
+    pool, fetcher = runtime.extractor_pool, runtime.fetcher
     max_downloads = settings.fetch.article_concurrency
     pending_downloads: dict[Future[FetchResult], ArticleWork] = {}
     pending_extractions: dict[Future[Extracted], tuple[ArticleWork, FetchResult]] = {}
@@ -294,7 +295,7 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
                 len(pending_extractions) < pool.workers * 3
             ):
                 work = queue.pop()
-                pending_downloads[downloads.submit(_download, work, settings)] = work
+                pending_downloads[downloads.submit(_download, work, fetcher)] = work
             done, _ = wait([*pending_downloads, *pending_extractions], return_when=FIRST_COMPLETED)
             for future in done:
                 if future in pending_downloads:
@@ -329,33 +330,35 @@ def _not_html(result: FetchResult, reason: str) -> FetchResult:
 
 # Analysis ----------------------------------------------------------------------------
 
-def analyse_batch(settings: Settings, *, limit: int = 200) -> StageSummary:
-    """``analyse``, in the analysis process unless ``fetch.analysis_process`` is off
-    (tasks/analysis_process.py says why). The pass's steps call this."""
+def analyse_batch(runtime: Runtime, *, limit: int = 200) -> StageSummary:
+    """``tasks.analysis.analyse``, in the analysis process unless ``fetch.analysis_process``
+    is off (tasks/analysis_process.py says why). The pass's steps call this."""
+    settings = runtime.settings
     if not settings.fetch.analysis_process:
-        stage = analyse(resources.database(settings), resources.topic_set(settings), settings, limit=limit)
+        stage = analyse(runtime.database, runtime.topics, settings, limit=limit)
     else:
-        with resources.database(settings).reader() as session:
+        with runtime.database.reader() as session:
             if not any_to_analyse(session):  # a quiet pass never starts the child
                 return StageSummary()
-        stage = resources.analysis_process().analyse(settings, limit)
+        stage = runtime.analysis_process.analyse(settings, limit)
     progress.current().add(articles_analysed=stage["articles_analysed"])
     return stage
 
 
 # Retention ---------------------------------------------------------------------------
 
-def apply_retention(settings: Settings) -> StageSummary:
+def apply_retention(runtime: Runtime) -> StageSummary:
     """Delete what ``retention.keep_articles_days`` no longer keeps (nothing when unset)."""
     from storage.retention import prune
     from tasks.stories.assign import prune_story_index
 
     summary = StageSummary()
+    settings = runtime.settings
     days = settings.retention.keep_articles_days
     if not days:
         return summary
     cutoff = utcnow() - timedelta(days=days)
-    with resources.database(settings).session() as session:
+    with runtime.database.session() as session:
         counts = prune(session, cutoff)
         # The story index only ever looks back over the story window.
         window = utcnow() - timedelta(hours=settings.stories.window_hours)

@@ -29,6 +29,7 @@ from flows.cli.common import (
 from flows.cli.passes import Engine, check_ready, run_pass
 from flows.cli.progress import choose_mode
 from flows.cli.report import list_alerts, print_alert_table, print_pass_summary
+from tasks.runtime import Runtime
 
 app = typer.Typer(
     name="newswatch",
@@ -232,7 +233,8 @@ def serve(config: ConfigOption = None) -> None:
     """Run the monitor and deliver flows on the config's schedule until stopped (Ctrl-C)."""
     settings = settings_from(config, "serve")
     path = str(config.resolve()) if config else ""
-    check_ready(settings)
+    with Runtime(settings) as runtime:  # each scheduled pass opens a runtime of its own
+        check_ready(runtime)
     quiet_prefect_environment()
     from flows.local_server import ServerDidNotStart, local_prefect_server
 
@@ -293,7 +295,8 @@ def prune(config: ConfigOption = None) -> None:
         return
     from tasks.monitor import apply_retention
 
-    summary = apply_retention(settings)
+    with Runtime(settings) as runtime:
+        summary = apply_retention(runtime)
     typer.echo(
         f"pruned {summary['articles_pruned']} articles, {summary['stories_pruned']} stories, "
         f"{summary['index_keys_pruned']} story index keys"

@@ -10,7 +10,6 @@ from flows.demo import write_demo_config
 from flows.demo_server import DEFAULT_ROOT, SampleServer
 from storage.db import open_database
 from storage.models import Alert, Article
-from tasks import resources
 
 pytestmark = pytest.mark.prefect
 
@@ -25,7 +24,6 @@ def test_monitor_flow_runs_a_pass_and_a_quiet_second_pass(tmp_path, prefect_harn
         first = monitor(config_path=str(config))
         second = monitor(config_path=str(config))
         article_requests = [p for p in server.request_log if not p.startswith("/feeds/")]
-    resources.close_all()
 
     assert first["counts"]["articles_extracted"] == len(EXPECTED)
     assert first["counts"]["alerts_new"] > 0
@@ -47,5 +45,4 @@ def test_deliver_flow_hands_its_task_the_settings_through_prefect(tmp_path, pref
     config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'deliver.db'}"}))
     open_database(f"sqlite:///{tmp_path / 'deliver.db'}", migrate=True).dispose()
     result = deliver(config_path=str(config))
-    resources.close_all()
     assert result["sent"] == 0 and result["outcomes"] == []
