@@ -79,14 +79,16 @@ class AnalysisProcess:
                 ) from again
         if kind == "error":
             raise AnalysisFailed(f"analysis failed in the analysis process:\n{value}")
-        return value
+        summary: StageSummary = value  # the child answers ("ok", summary) or ("error", text)
+        return summary
 
     def _request(self, message: tuple[Settings, int]) -> tuple[str, Any]:
         with self._lock:
             conn = self._running()
             try:
                 conn.send(message)
-                return conn.recv()
+                reply: tuple[str, Any] = conn.recv()
+                return reply
             except (EOFError, OSError) as exc:
                 raise _ChildDied(self._stop(kill=True)) from exc
 
@@ -112,7 +114,7 @@ class AnalysisProcess:
         lifeline_read.close()
         self._conn, self._lifeline, self._process = parent_conn, lifeline_write, process
         self.starts += 1
-        return parent_conn
+        return self._conn
 
     def _stop(self, *, kill: bool) -> int | None:
         process, conn, lifeline = self._process, self._conn, self._lifeline
@@ -131,7 +133,8 @@ class AnalysisProcess:
         for end in (conn, lifeline):
             if end is not None:
                 end.close()
-        return process.exitcode
+        exit_code: int | None = process.exitcode
+        return exit_code
 
 
 def _serve(conn: Connection, lifeline: Connection) -> None:

@@ -296,7 +296,8 @@ def process_articles(runtime: Runtime, *, limit: int = 100) -> StageSummary:
             ):
                 work = queue.pop()
                 pending_downloads[downloads.submit(_download, work, fetcher)] = work
-            done, _ = wait([*pending_downloads, *pending_extractions], return_when=FIRST_COMPLETED)
+            waiting: list[Future[Any]] = [*pending_downloads, *pending_extractions]
+            done, _ = wait(waiting, return_when=FIRST_COMPLETED)
             for future in done:
                 if future in pending_downloads:
                     work = pending_downloads.pop(future)

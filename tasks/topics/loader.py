@@ -288,7 +288,7 @@ def resolve_groups(node: Node, groups: GroupTable) -> Node:
             return groups.resolve(node.name)
         except TopicDefinitionError as exc:
             err = exc.located()
-            err.query_position = node.position  # type: ignore[attr-defined]
+            err.query_position = node.position
             raise err from None
     if isinstance(node, And):
         return And(tuple(resolve_groups(c, groups) for c in node.children))
@@ -303,7 +303,7 @@ def resolve_groups(node: Node, groups: GroupTable) -> Node:
     if isinstance(node, InField):
         return InField(node.field, resolve_groups(node.child, groups))
     if isinstance(node, DifferentOf):
-        return DifferentOf(node.count, resolve_groups(node.group, groups))  # type: ignore[arg-type]
+        return DifferentOf(node.count, resolve_groups(node.group, groups))  # type: ignore[arg-type]  # a resolved group is an AnyOf
     return node
 
 
@@ -355,7 +355,8 @@ class _TopicReader:
             line = _line_of(text)
             column = None
             if offset is not None and getattr(text, "single_line", False) and line is not None:
-                column = (text.column or 1) + offset + (1 if text.quoted else 0)
+                # A single-line query is a located YAML string: it knows its column and quoting.
+                column = (getattr(text, "column", None) or 1) + offset + (1 if getattr(text, "quoted", False) else 0)
             elif offset is not None:
                 where = f"{where}, character {offset + 1} of the query"
             raise exc.located(
@@ -503,9 +504,10 @@ class _TopicReader:
             definition["features"] = {
                 name: [feature_sides[name], render(node)] for name, node in features.items()
             }
+        groups_used: dict[str, list[str]] = {}
         for node in [r.node for r in rules + exclude] + [w.node for w in weighted] + list(features.values()):
-            definition["groups"].update(used_groups(node))
-        definition["groups"] = dict(sorted(definition["groups"].items()))
+            groups_used.update(used_groups(node))
+        definition["groups"] = dict(sorted(groups_used.items()))
         learned = self.learned_layer(raw.get("learned"))
         if learned is not None:
             definition["learned"] = learned.version
