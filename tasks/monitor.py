@@ -304,12 +304,7 @@ def process_articles(runtime: Runtime, *, limit: int = 100) -> StageSummary:
                     result = future.result()
                     summary.counts[f"pages_{result.outcome}"] += 1
                     progress.current().add(articles_fetched=int(result.outcome == Outcome.OK))
-                    reason = (
-                        html_rejection_reason(result.body or b"", result.content_type)
-                        if result.outcome == Outcome.OK else None
-                    )
-                    if reason:
-                        result = _not_html(result, reason)
+                    result = _sniffed(result)
                     if result.outcome == Outcome.OK:
                         pending_extractions[pool.submit(_extraction_input(work, result))] = (work, result)
                     elif _retry_later(work, result, settings):
@@ -321,6 +316,14 @@ def process_articles(runtime: Runtime, *, limit: int = 100) -> StageSummary:
                     finish(work, result, future.result())
         flush()
     return summary
+
+
+def _sniffed(result: FetchResult) -> FetchResult:
+    """A page that came back ok but is not HTML is rejected, with the sniffer's reason."""
+    if result.outcome != Outcome.OK:
+        return result
+    reason = html_rejection_reason(result.body or b"", result.content_type)
+    return _not_html(result, reason) if reason else result
 
 
 def _not_html(result: FetchResult, reason: str) -> FetchResult:
