@@ -17,9 +17,11 @@ install: $(BIN)/newswatch
 demo: install
 	$(BIN)/newswatch demo
 
-## The whole test suite: lint, the tests, then the reliability suite with its table.
+## The whole test suite: lint, the type checker (strict on storage/ and tasks/: [tool.mypy]
+## in pyproject.toml), the tests, then the reliability suite with its table.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest --ignore=tests/reliability $(PYTEST_ARGS)
 	$(BIN)/python scripts/reliability.py
 
@@ -34,6 +36,7 @@ benchmark: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 ## The compose stack in Docker: build the images, run docker-compose.yml with a sharded
 ## pass and deliveries, check them, remove the containers (scripts/compose_test.sh).

@@ -112,15 +112,14 @@ def phase_baseline(urls: list[str]) -> dict[str, Any]:
     }
 
 
-def _timeline(settings: Any, since: Any) -> dict[str, float]:
+def _timeline(runtime: Any, since: Any) -> dict[str, float]:
     """When, in seconds after ``since``, the pass finished polling feeds, stored its first
     and last article and analysed its last: shows how far the stages overlap."""
     from sqlalchemy import func, select
 
     from storage.models import Article, FeedFetch
-    from tasks import resources
 
-    with resources.database(settings).session() as session:
+    with runtime.database.session() as session:
         moments = {
             "feeds done": session.scalar(select(func.max(FeedFetch.fetched_at)).where(FeedFetch.fetched_at >= since)),
             "first article": session.scalar(select(func.min(Article.fetched_at)).where(Article.fetched_at >= since)),
@@ -140,17 +139,16 @@ def phase_pass(config: str, engine: str, site_url: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     from config.settings import load_settings
     from storage.clock import utcnow
-    from tasks import resources
+    from tasks.runtime import Runtime
 
     settings = load_settings(config)
-    resources.database(settings)
-    resources.topic_set(settings)
-    resources.extractor_pool(settings)
+    runtime = Runtime(settings)  # both passes share it, as one process's passes would
+    runtime.database, runtime.topics, runtime.extractor_pool  # noqa: B018 (opened before timing)
     if engine == "prefect":
         os.environ.update({k: v for k, v in QUIET_PREFECT.items() if k not in os.environ})
         from prefect import flow
 
-        from flows.monitor import monitor
+        from flows.monitor import handing_over, monitor
 
         @flow(name="bench-warm-up")
         def warm_up() -> int:
@@ -162,19 +160,19 @@ def phase_pass(config: str, engine: str, site_url: str) -> dict[str, Any]:
 
         def one_pass() -> tuple[dict[str, int], dict[str, float]]:
             # No heartbeats, as `newswatch run` calls the flow on a server of its own.
-            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), handing_over(runtime):
                 return monitor(config_path=config)["counts"], {}
     else:
         from tasks.pass_driver import run_pass_plain
 
         def one_pass() -> tuple[dict[str, int], dict[str, float]]:
-            return dict(run_pass_plain(settings).counts), {}
+            return dict(run_pass_plain(runtime).counts), {}
     setup = time.perf_counter() - t0
 
     passes = []
     for _ in range(2):
         _site_get(site_url, "/_reset")
-        fetcher = resources.fetcher(settings)
+        fetcher = runtime.fetcher
         requests_before = fetcher.request_count
         cpu_before = proctree.tree_cpu_seconds(os.getpid())
         api_cpu_before = _prefect_api_cpu_seconds()
@@ -184,14 +182,14 @@ def phase_pass(config: str, engine: str, site_url: str) -> dict[str, Any]:
         counts, _ = one_pass()
         seconds = time.perf_counter() - started
         passes.append({
-            "seconds": seconds, "counts": counts, "stages": _timeline(settings, started_at),
+            "seconds": seconds, "counts": counts, "stages": _timeline(runtime, started_at),
             "cpu_seconds": proctree.tree_cpu_seconds(os.getpid()) - cpu_before,
             "main_cpu_seconds": proctree.cpu_seconds(os.getpid()) - main_cpu_before,
             "prefect_api_cpu_seconds": _prefect_api_cpu_seconds() - api_cpu_before,
             "server": _site_get(site_url, "/_stats"),
             "client_requests": fetcher.request_count - requests_before,
         })
-    resources.close_all()
+    runtime.close()
     return {"setup_seconds": setup, "first": passes[0], "second": passes[1]}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 import yaml
 
+from flows.cli.report import list_alerts, print_alert_table, print_pass_summary
 from flows.demo_server import SampleServer, read_broken_on_purpose
 
 
@@ -62,7 +63,7 @@ def sample_failure_notes(problems: list[str], on_purpose: dict[str, tuple[str, s
 
 
 def run_demo(directory: Path, *, engine: str = "prefect") -> None:
-    from flows.cli import Engine, _print_summary, alerts, run_pass
+    from flows.cli.passes import Engine, run_pass
     from flows.cli.progress import choose_mode
 
     directory = prepare_directory(directory)
@@ -74,12 +75,22 @@ def run_demo(directory: Path, *, engine: str = "prefect") -> None:
         typer.echo("Running one monitoring pass…")
         result = run_pass(config, force=True, engine=Engine(engine), progress=choose_mode(quiet=False))
         on_purpose = {server.url(path): reason for path, reason in read_broken_on_purpose(server.root).items()}
-    _print_summary(result["counts"], result["problems"])
+    print_pass_summary(result["counts"], result["problems"])
     for line in sample_failure_notes(result["problems"], on_purpose):
         typer.echo(line)
     typer.echo("\nAlerts (one per topic and story):")
-    alerts(config=config)
+    _print_alerts(config)
     typer.echo(
         f"\nMore: newswatch alerts --config {config} --format json   (evidence and provenance)\n"
         f"      newswatch feeds --config {config}"
     )
+
+
+def _print_alerts(config: Path) -> None:
+    """Every alert the pass recorded, as ``newswatch alerts`` prints them."""
+    from flows.cli.common import database_session, settings_from, topic_labels
+    from storage.alert_list import AlertQuery
+
+    settings = settings_from(config, "demo")
+    with database_session(settings, read_only=True) as session:
+        print_alert_table(list_alerts(session, AlertQuery()), topic_labels(settings))

@@ -291,7 +291,7 @@ class _QuietThreadingHTTPServer(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         # A client hanging up mid-response is normal for a crawler; say nothing.
         if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            super().handle_error(request, client_address)  # type: ignore[arg-type]
+            super().handle_error(request, client_address)  # type: ignore[arg-type]  # socketserver types its args narrower
 
 
 def _make_handler(server: SampleServer) -> type[BaseHTTPRequestHandler]:

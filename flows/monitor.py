@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from prefect import flow
@@ -10,7 +13,6 @@ from prefect.utilities.annotations import quote
 
 from config.settings import Settings, load_settings
 from tasks import prefect_tasks as steps
-from tasks.monitor import StageSummary
 from tasks.pass_driver import (
     ANALYSE_AFTER,
     ANALYSE_WHILE_FETCHING,
@@ -18,10 +20,38 @@ from tasks.pass_driver import (
     PassSteps,
     drive_pass,
 )
+from tasks.runtime import Runtime
+from tasks.summary import StageSummary
+
+# The Prefect shell's one runtime lookup. A flow's parameters go to the Prefect API as
+# JSON, so a runtime its caller already opened (the CLI starts the extraction workers
+# while Prefect's API server boots) is handed over here instead; a flow run without one
+# (a deployment, `newswatch serve`) opens its own and closes it at the end.
+_handed_over: ContextVar[Runtime | None] = ContextVar("newswatch_runtime", default=None)
+
+
+@contextmanager
+def handing_over(runtime: Runtime) -> Iterator[None]:
+    """Flows called inside this block run with ``runtime``; its creator still closes it."""
+    token = _handed_over.set(runtime)
+    try:
+        yield
+    finally:
+        _handed_over.reset(token)
+
+
+@contextmanager
+def _pass_runtime(settings: Settings) -> Iterator[Runtime]:
+    handed = _handed_over.get()
+    if handed is not None:
+        yield handed
+        return
+    with Runtime(settings) as runtime:
+        yield runtime
 
 
 def run_monitor(
-    settings: Settings, *, force: bool = False, shard_index: int = 0, shard_count: int = 1
+    runtime: Runtime, *, force: bool = False, shard_index: int = 0, shard_count: int = 1
 ) -> tuple[StageSummary, int]:
     """The pass's wiring; runs inside the flow. Returns the summary and the number of task
     runs it started.
@@ -31,9 +61,9 @@ def run_monitor(
     """
     started = time.monotonic()
     summary = StageSummary()
-    # quote(): Prefect would otherwise walk every field of the settings (500 feeds: ~12 ms
+    # quote(): Prefect would otherwise walk the runtime (and its settings: 500 feeds, ~12 ms
     # of the main process's CPU) on each task call, looking for futures that are not there.
-    config = quote(settings)
+    shared = quote(runtime)
     submitted = 0  # task runs, so a one-shot run can wait until its API recorded them all
 
     def counted(future: Any) -> Any:
@@ -41,17 +71,17 @@ def run_monitor(
         submitted += 1
         return future
 
-    feeds = steps.prepare_pass(config, force, shard_index, shard_count)
+    feeds = steps.prepare_pass(shared, force, shard_index, shard_count)
     submitted += 1
     summary.counts["feeds_due"] = len(feeds)
     summary.add(drive_pass(feeds, PassSteps(
-        poll=lambda batch, label: counted(steps.poll_feeds.submit(config, quote(batch), label=label)),
-        articles=lambda: counted(steps.process_articles.submit(config, ARTICLES_PER_BATCH)),
-        analyse=lambda: counted(steps.analyse.submit(config, ANALYSE_WHILE_FETCHING)),
-        analyse_rest=lambda: counted(steps.analyse.submit(config, ANALYSE_AFTER)),
+        poll=lambda batch, label: counted(steps.poll_feeds.submit(shared, quote(batch), label=label)),
+        articles=lambda: counted(steps.process_articles.submit(shared, ARTICLES_PER_BATCH)),
+        analyse=lambda: counted(steps.analyse.submit(shared, ANALYSE_WHILE_FETCHING)),
+        analyse_rest=lambda: counted(steps.analyse.submit(shared, ANALYSE_AFTER)),
     )))
-    if settings.retention.keep_articles_days:
-        summary.add(steps.apply_retention(config))
+    if runtime.settings.retention.keep_articles_days:
+        summary.add(steps.apply_retention(shared))
         submitted += 1
     summary.counts["seconds"] = round(time.monotonic() - started)
     return summary, submitted
@@ -67,5 +97,6 @@ def monitor(
     every shard helps with through claims, so N workers finish one pass together.
     """
     settings = load_settings(config_path)
-    summary, task_runs = run_monitor(settings, force=force, shard_index=shard_index, shard_count=shard_count)
+    with _pass_runtime(settings) as runtime:
+        summary, task_runs = run_monitor(runtime, force=force, shard_index=shard_index, shard_count=shard_count)
     return {"counts": dict(summary.counts), "problems": summary.problems, "task_runs": task_runs}

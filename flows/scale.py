@@ -59,7 +59,7 @@ def monitor_sharded(
         for i in range(count)
     ]
     logger.info("started %d monitor shards", count)
-    states = asyncio.run(_wait_for(  # type: ignore[arg-type]
+    states = asyncio.run(_wait_for(  # type: ignore[arg-type]  # flow run ids are UUIDs, typed loosely by the client
         [r.id for r in runs], timedelta(minutes=timeout_minutes)
     ))
     failed = [name for name, state in states.items() if state != "COMPLETED"]

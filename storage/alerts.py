@@ -116,7 +116,7 @@ def story_published_at(session: Session, story_id: int) -> datetime | None:
         select(Article.published_at, Article.published_at_source, Article.fetched_at, Article.created_at)
         .where(Article.story_id == story_id)
     ).all()
-    earliest = earliest_published(tuple(row) for row in rows)
+    earliest = earliest_published(row._tuple() for row in rows)
     return earliest[0] if earliest else None
 
 

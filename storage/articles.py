@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from storage.dialect import for_claim, insert_ignore
+from storage.dialect import affected_rows, for_claim, insert_ignore
 from storage.models import Article, ArticleSource, ArticleVersion
 
 LEASE = timedelta(minutes=10)
@@ -277,7 +277,7 @@ def release_dead_claims(session: Session, is_alive: Callable[[int], bool]) -> in
         .values(lease_until=None, claim_token=None)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return affected_rows(result)
 
 
 def _claimant(token: str, host: str) -> int | None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, Table
+from sqlalchemy import CursorResult, FromClause, Result, Select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
 def insert_ignore(
-    session: Session, table: Table, rows: list[dict[str, Any]], conflict: list[str] | None = None
+    session: Session, table: FromClause, rows: list[dict[str, Any]], conflict: list[str] | None = None
 ) -> int:
     """``INSERT … ON CONFLICT (conflict) DO NOTHING``; returns how many rows were new.
 
@@ -27,6 +27,15 @@ def insert_ignore(
     # RETURNING counts what was inserted on both databases: psycopg's rowcount does not,
     # and a single-row insert there reports -1.
     return len(session.execute(statement).all())
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched (0 when the driver cannot tell).
+
+    ``Session.execute`` is typed to return a ``Result``; for an UPDATE or DELETE it is a
+    ``CursorResult``, the one that knows its ``rowcount``.
+    """
+    return max(cast("CursorResult[Any]", result).rowcount or 0, 0)
 
 
 def for_claim(statement: Select[Any], session: Session) -> Select[Any]:

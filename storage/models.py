@@ -71,7 +71,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def _creation_time(context: Any) -> datetime | None:
-    return context.get_current_parameters().get("created_at")
+    created: datetime | None = context.get_current_parameters().get("created_at")
+    return created
 
 
 class Base(DeclarativeBase):

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
+from storage.dialect import affected_rows
 from storage.models import Alert, Article, FeedFetch, Story
 
 BATCH = 1000
@@ -41,7 +42,6 @@ def prune(session: Session, older_than: datetime) -> PruneCounts:
         session.execute(delete(Article).where(Article.id.in_(ids)))
         counts.articles += len(ids)
     lonely = ~exists().where(Article.story_id == Story.id) & ~exists().where(Alert.story_id == Story.id)
-    counts.stories = session.execute(delete(Story).where(Story.last_seen_at < older_than, lonely)).rowcount or 0
-    result = session.execute(delete(FeedFetch).where(FeedFetch.fetched_at < older_than))
-    counts.feed_fetches = result.rowcount or 0
+    counts.stories = affected_rows(session.execute(delete(Story).where(Story.last_seen_at < older_than, lonely)))
+    counts.feed_fetches = affected_rows(session.execute(delete(FeedFetch).where(FeedFetch.fetched_at < older_than)))
     return counts

@@ -16,17 +16,22 @@ new child, not the pass.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
 import threading
 import traceback
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config.settings import Settings
 from tasks.child_process import name_process, serve_requests, worker_context
-from tasks.monitor import StageSummary
+from tasks.summary import StageSummary
+
+if TYPE_CHECKING:
+    from storage.db import Database
+    from tasks.topics import TopicSet
 
 log = logging.getLogger("newswatch.analysis")
 
@@ -42,7 +47,7 @@ class _ChildDied(Exception):
 
 
 class AnalysisProcess:
-    """Runs ``tasks.monitor.analyse`` in a child process, one batch at a time.
+    """Runs ``tasks.analysis.analyse`` in a child process, one batch at a time.
 
     The child starts on the first call and is started again whenever it is found dead.
     Thread-safe: concurrent callers take turns.
@@ -74,14 +79,16 @@ class AnalysisProcess:
                 ) from again
         if kind == "error":
             raise AnalysisFailed(f"analysis failed in the analysis process:\n{value}")
-        return value
+        summary: StageSummary = value  # the child answers ("ok", summary) or ("error", text)
+        return summary
 
     def _request(self, message: tuple[Settings, int]) -> tuple[str, Any]:
         with self._lock:
             conn = self._running()
             try:
                 conn.send(message)
-                return conn.recv()
+                reply: tuple[str, Any] = conn.recv()
+                return reply
             except (EOFError, OSError) as exc:
                 raise _ChildDied(self._stop(kill=True)) from exc
 
@@ -107,7 +114,7 @@ class AnalysisProcess:
         lifeline_read.close()
         self._conn, self._lifeline, self._process = parent_conn, lifeline_write, process
         self.starts += 1
-        return parent_conn
+        return self._conn
 
     def _stop(self, *, kill: bool) -> int | None:
         process, conn, lifeline = self._process, self._conn, self._lifeline
@@ -126,7 +133,8 @@ class AnalysisProcess:
         for end in (conn, lifeline):
             if end is not None:
                 end.close()
-        return process.exitcode
+        exit_code: int | None = process.exitcode
+        return exit_code
 
 
 def _serve(conn: Connection, lifeline: Connection) -> None:
@@ -134,15 +142,47 @@ def _serve(conn: Connection, lifeline: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     name_process("nw-analysis")
     threading.Thread(target=_exit_with_parent, args=(lifeline,), daemon=True).start()
-    serve_requests(conn, _analyse_request)
+    opened = _Opened()
+    try:
+        serve_requests(conn, lambda message: _analyse_request(message, opened))
+    finally:
+        opened.close()
 
 
-def _analyse_request(message: tuple[Settings, int]) -> tuple[str, Any]:
-    from tasks.monitor import analyse
+class _Opened:
+    """The child's database and compiled topics, opened on first use for each settings."""
+
+    def __init__(self) -> None:
+        self._databases: dict[str, Database] = {}
+        self._topics: dict[str, TopicSet] = {}
+
+    def database(self, settings: Settings) -> Database:
+        from storage.db import open_database
+
+        url = settings.resolved_database_url
+        if url not in self._databases:
+            self._databases[url] = open_database(url)
+        return self._databases[url]
+
+    def topics(self, settings: Settings) -> TopicSet:
+        from tasks.topics import load_topics
+
+        key = json.dumps(settings.topics, sort_keys=True, default=str) + str(settings.base_dir)
+        if key not in self._topics:
+            self._topics[key] = load_topics(settings.topics, settings.base_dir)
+        return self._topics[key]
+
+    def close(self) -> None:
+        for database in self._databases.values():
+            database.dispose()
+
+
+def _analyse_request(message: tuple[Settings, int], opened: _Opened) -> tuple[str, Any]:
+    from tasks.analysis import analyse
 
     settings, limit = message
     try:
-        return "ok", analyse(settings, limit=limit)
+        return "ok", analyse(opened.database(settings), opened.topics(settings), settings, limit=limit)
     except Exception:
         return "error", traceback.format_exc()
 

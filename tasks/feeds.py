@@ -209,6 +209,16 @@ def parse_feed(body: bytes, feed_url: str, headers: dict[str, str] | None = None
     if isinstance(ttl, str) and ttl.strip().isdigit():
         result.ttl_minutes = int(ttl.strip())
 
+    _read_entries(raw_entries[:MAX_ENTRIES], feed_url, result)
+    if len(raw_entries) > MAX_ENTRIES:
+        warnings.append(f"read the first {MAX_ENTRIES} of {len(raw_entries)} entries")
+    result.warning = "; ".join(warnings) or None
+    return result
+
+
+def _read_entries(raw_entries: list[Any], feed_url: str, result: ParsedFeed) -> None:
+    """Each entry with a usable link becomes a FeedEntry of ``result``; the others, and
+    repeats of an id already read, are noted in ``result.skipped``."""
     seen: set[str] = set()
     for raw in raw_entries[:MAX_ENTRIES]:
         link = _entry_link(raw, feed_url)
@@ -235,10 +245,6 @@ def parse_feed(body: bytes, feed_url: str, headers: dict[str, str] | None = None
                 entry_hash=_hash(link, title, summary, content),
             )
         )
-    if len(raw_entries) > MAX_ENTRIES:
-        warnings.append(f"read the first {MAX_ENTRIES} of {len(raw_entries)} entries")
-    result.warning = "; ".join(warnings) or None
-    return result
 
 
 def _recode_undeclared(body: bytes, headers: dict[str, str]) -> tuple[bytes, str | None]:

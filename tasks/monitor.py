@@ -1,9 +1,10 @@
 """One monitoring pass, as plain functions: poll feeds, process articles, analyse.
 
-Each stage takes settings and plain values, opens what it needs through
-``tasks.resources`` (one fetcher, extractor pool and database per process) and returns a
-summary of counted outcomes. ``tasks.pass_driver`` decides when each runs: the Prefect
-flow calls them through thin task wrappers, ``newswatch run --engine plain`` directly.
+Each stage takes the pass's ``Runtime`` (tasks/runtime.py: its settings, database,
+fetcher, extractor pool, topics and analysis process, created and closed by the shell
+that runs the pass) and plain values, and returns a summary of counted outcomes.
+``tasks.pass_driver`` decides when each runs: the Prefect flow calls them through thin
+task wrappers, ``newswatch run --engine plain`` directly.
 """
 
 from __future__ import annotations
@@ -12,41 +13,36 @@ import hashlib
 import logging
 import os
 import time
-from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
 from config.settings import Settings
-from storage.alerts import MatchRecord, record_matches
 from storage.articles import (
     ArticleWork,
     EntryRecord,
     ExtractionRecord,
     any_to_analyse,
-    articles_to_analyse,
     claim_articles,
     record_entries,
     release_dead_claims,
     store_result,
 )
 from storage.clock import utcnow
-from storage.dialect import take_analysis_lock
 from storage.feeds import FeedToPoll, FetchRecord, due_feeds, record_fetch, sync_feeds
 from storage.models import Article
 from storage.outcome import Outcome
-from tasks import progress, resources
+from tasks import progress
+from tasks.analysis import analyse
 from tasks.extract import Extracted, ExtractionInput, extract_article, html_rejection_reason
 from tasks.feeds import ParsedFeed, parse_feed
-from tasks.http import FetchResult
-from tasks.topics import Document, TopicSet
+from tasks.http import Fetcher, FetchResult
+from tasks.runtime import Runtime
+from tasks.summary import StageSummary
 from tasks.urls import canonical_url, story_url_key
-
-if TYPE_CHECKING:
-    from tasks.stories.assign import StoryFeatures
 
 log = logging.getLogger("newswatch.monitor")
 
@@ -55,22 +51,6 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 STORE_EVERY = 25  # articles per commit while processing…
 STORE_AFTER_SECONDS = 3.0  # …or sooner, so a pass killed again and again still advances
 MAX_TEXT_CHARS = 200_000  # an article's stored text; longer bodies are cut and flagged
-
-
-@dataclass
-class StageSummary:
-    """Counted outcomes of a stage; summaries add up across tasks and workers."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-    problems: list[str] = field(default_factory=list)
-
-    def add(self, other: StageSummary) -> StageSummary:
-        self.counts.update(other.counts)
-        self.problems.extend(other.problems)
-        return self
-
-    def __getitem__(self, key: str) -> int:
-        return self.counts[key]
 
 
 # Feeds -------------------------------------------------------------------------------
@@ -83,11 +63,11 @@ def in_shard(url: str, shard_index: int, shard_count: int) -> bool:
 
 
 def prepare_pass(
-    settings: Settings, *, force: bool = False, shard_index: int = 0, shard_count: int = 1
+    runtime: Runtime, *, force: bool = False, shard_index: int = 0, shard_count: int = 1
 ) -> list[FeedToPoll]:
     """Sync the configured feeds into the database and return those due this pass
     (this shard's share of them when the pass is split over several workers)."""
-    db = resources.database(settings)
+    settings, db = runtime.settings, runtime.database
     now = utcnow()
     with db.session() as session:
         sync_feeds(session, settings.feeds, now)
@@ -111,8 +91,7 @@ def process_is_alive(pid: int) -> bool:
     return True
 
 
-def _fetch_and_parse(feed: FeedToPoll, settings: Settings) -> tuple[FetchResult, ParsedFeed | None, str | None]:
-    fetcher = resources.fetcher(settings)
+def _fetch_and_parse(feed: FeedToPoll, fetcher: Fetcher) -> tuple[FetchResult, ParsedFeed | None, str | None]:
     result = fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified, accept=FEED_ACCEPT)
     if result.outcome != Outcome.OK or result.body is None:
         return result, None, None
@@ -122,17 +101,17 @@ def _fetch_and_parse(feed: FeedToPoll, settings: Settings) -> tuple[FetchResult,
     return result, parse_feed(result.body, result.final_url or feed.url, result.headers), body_hash
 
 
-def poll_feeds(settings: Settings, feeds: list[FeedToPoll]) -> StageSummary:
+def poll_feeds(runtime: Runtime, feeds: list[FeedToPoll]) -> StageSummary:
     """Fetch and parse ``feeds`` concurrently; record entries and feed state."""
     summary = StageSummary()
     if not feeds:
         return summary
-    db = resources.database(settings)
+    settings, db, fetcher = runtime.settings, runtime.database, runtime.fetcher
     interval = timedelta(minutes=settings.fetch.poll_interval_minutes)
     max_backoff = timedelta(hours=settings.fetch.max_backoff_hours)
     workers = min(len(feeds), max(4, settings.fetch.per_host_concurrency * 8))
     with ThreadPoolExecutor(workers, thread_name_prefix="feed") as pool:
-        futures = {pool.submit(_fetch_and_parse, feed, settings): feed for feed in feeds}
+        futures = {pool.submit(_fetch_and_parse, feed, fetcher): feed for feed in feeds}
         for future in as_completed(futures):
             feed = futures[future]
             try:
@@ -206,8 +185,8 @@ def _record_feed(
 
 # Articles ----------------------------------------------------------------------------
 
-def _download(work: ArticleWork, settings: Settings) -> FetchResult:
-    return resources.fetcher(settings).fetch(work.url, accept=PAGE_ACCEPT)
+def _download(work: ArticleWork, fetcher: Fetcher) -> FetchResult:
+    return fetcher.fetch(work.url, accept=PAGE_ACCEPT)
 
 
 def _extraction_input(work: ArticleWork, result: FetchResult | None) -> ExtractionInput:
@@ -260,7 +239,7 @@ def _to_record(
     return ExtractionRecord(status=status, detail=reason, **common)
 
 
-def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
+def process_articles(runtime: Runtime, *, limit: int = 100) -> StageSummary:
     """Claim up to ``limit`` pending articles, fetch and extract them, store the results.
 
     Downloads run in threads and overlap with extraction in worker processes; results
@@ -268,12 +247,12 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
     whose claims expire and are taken again by the next pass.
     """
     summary = StageSummary()
-    db = resources.database(settings)
+    settings, db = runtime.settings, runtime.database
     with db.session() as session:
         batch = claim_articles(session, utcnow(), limit)
     if not batch:
         return summary
-    pool = resources.extractor_pool(settings)
+    pool, fetcher = runtime.extractor_pool, runtime.fetcher
     max_downloads = settings.fetch.article_concurrency
     pending_downloads: dict[Future[FetchResult], ArticleWork] = {}
     pending_extractions: dict[Future[Extracted], tuple[ArticleWork, FetchResult]] = {}
@@ -316,20 +295,16 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
                 len(pending_extractions) < pool.workers * 3
             ):
                 work = queue.pop()
-                pending_downloads[downloads.submit(_download, work, settings)] = work
-            done, _ = wait([*pending_downloads, *pending_extractions], return_when=FIRST_COMPLETED)
+                pending_downloads[downloads.submit(_download, work, fetcher)] = work
+            waiting: list[Future[Any]] = [*pending_downloads, *pending_extractions]
+            done, _ = wait(waiting, return_when=FIRST_COMPLETED)
             for future in done:
                 if future in pending_downloads:
                     work = pending_downloads.pop(future)
                     result = future.result()
                     summary.counts[f"pages_{result.outcome}"] += 1
                     progress.current().add(articles_fetched=int(result.outcome == Outcome.OK))
-                    reason = (
-                        html_rejection_reason(result.body or b"", result.content_type)
-                        if result.outcome == Outcome.OK else None
-                    )
-                    if reason:
-                        result = _not_html(result, reason)
+                    result = _sniffed(result)
                     if result.outcome == Outcome.OK:
                         pending_extractions[pool.submit(_extraction_input(work, result))] = (work, result)
                     elif _retry_later(work, result, settings):
@@ -343,6 +318,14 @@ def process_articles(settings: Settings, *, limit: int = 100) -> StageSummary:
     return summary
 
 
+def _sniffed(result: FetchResult) -> FetchResult:
+    """A page that came back ok but is not HTML is rejected, with the sniffer's reason."""
+    if result.outcome != Outcome.OK:
+        return result
+    reason = html_rejection_reason(result.body or b"", result.content_type)
+    return _not_html(result, reason) if reason else result
+
+
 def _not_html(result: FetchResult, reason: str) -> FetchResult:
     # The sniffer's reason ("not HTML (empty body)", "not HTML (PDF document)"), not just
     # the label: a server calls binary data and empty bodies text/html too.
@@ -351,103 +334,35 @@ def _not_html(result: FetchResult, reason: str) -> FetchResult:
 
 # Analysis ----------------------------------------------------------------------------
 
-def analyse(settings: Settings, *, limit: int = 200) -> StageSummary:
-    """Cluster newly extracted articles into stories, match topics, record alerts.
-
-    One batch is one transaction, serialised across workers: a story, its alerts and
-    their delivery rows are written together or not at all. What depends on an article
-    alone (its text signature, terms and topic matches) is computed first, from a
-    snapshot, so the serialised transaction (SQLite's write lock) lasts only for the
-    lookups and writes.
-    """
-    from tasks.stories.assign import assign_story
-
-    summary = StageSummary()
-    db = resources.database(settings)
-    topics = resources.topic_set(settings)
-    with db.reader() as session:
-        prepared = {article.id: _prepare(article, topics) for article in articles_to_analyse(session, limit, claim=False)}
-    with db.session() as session:
-        take_analysis_lock(session)
-        articles = articles_to_analyse(session, limit)
-        for article in articles:
-            ready = prepared.get(article.id)
-            if ready is None or ready.basis != _basis(article):  # new, or changed since the snapshot
-                ready = _prepare(article, topics)
-            now = utcnow()
-            joined = article.story_id is None
-            assignment = assign_story(session, article, now, settings.stories, ready.story)
-            summary.counts["stories_new" if assignment.is_new_story else "stories_joined"] += int(joined)
-            counts = record_matches(
-                session, article, ready.matches, now, settings,
-                joined_story=joined, new_story=joined and assignment.is_new_story,
-            )
-            article.analysed_at = now
-            summary.counts["articles_analysed"] += 1
-            summary.counts["alerts_new"] += counts.new
-            summary.counts["alerts_updated"] += counts.updated
-            summary.counts["deliveries_queued"] += counts.deliveries
-    return summary
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    basis: tuple[Any, ...]  # what the features were computed from
-    story: StoryFeatures
-    matches: list[MatchRecord]
-
-
-def _basis(article: Article) -> tuple[Any, ...]:
-    document = _document(article)
-    return (article.version, article.content_hash, document.title, document.language, document.source)
-
-
-def _prepare(article: Article, topics: TopicSet) -> _Prepared:
-    from tasks.stories.assign import story_features
-
-    matches = topics.match(_document(article))
-    return _Prepared(
-        basis=_basis(article),
-        story=story_features(article),
-        matches=[MatchRecord(m.topic_id, m.score, m.version, m.evidence, m.learned, m.threshold) for m in matches],
-    )
-
-
-def analyse_batch(settings: Settings, *, limit: int = 200) -> StageSummary:
-    """``analyse``, in the analysis process unless ``fetch.analysis_process`` is off
-    (tasks/analysis_process.py says why). The pass's steps call this."""
+def analyse_batch(runtime: Runtime, *, limit: int = 200) -> StageSummary:
+    """``tasks.analysis.analyse``, in the analysis process unless ``fetch.analysis_process``
+    is off (tasks/analysis_process.py says why). The pass's steps call this."""
+    settings = runtime.settings
     if not settings.fetch.analysis_process:
-        stage = analyse(settings, limit=limit)
+        stage = analyse(runtime.database, runtime.topics, settings, limit=limit)
     else:
-        with resources.database(settings).reader() as session:
+        with runtime.database.reader() as session:
             if not any_to_analyse(session):  # a quiet pass never starts the child
                 return StageSummary()
-        stage = resources.analysis_process().analyse(settings, limit)
+        stage = runtime.analysis_process.analyse(settings, limit)
     progress.current().add(articles_analysed=stage["articles_analysed"])
     return stage
 
 
-def _document(article: Article) -> Document:
-    source = article.sources[0].feed.url if article.sources else None
-    return Document(
-        title=article.title or "", body=article.text or "", language=article.language,
-        source=source, url=article.canonical_url,
-    )
-
-
 # Retention ---------------------------------------------------------------------------
 
-def apply_retention(settings: Settings) -> StageSummary:
+def apply_retention(runtime: Runtime) -> StageSummary:
     """Delete what ``retention.keep_articles_days`` no longer keeps (nothing when unset)."""
     from storage.retention import prune
     from tasks.stories.assign import prune_story_index
 
     summary = StageSummary()
+    settings = runtime.settings
     days = settings.retention.keep_articles_days
     if not days:
         return summary
     cutoff = utcnow() - timedelta(days=days)
-    with resources.database(settings).session() as session:
+    with runtime.database.session() as session:
         counts = prune(session, cutoff)
         # The story index only ever looks back over the story window.
         window = utcnow() - timedelta(hours=settings.stories.window_hours)

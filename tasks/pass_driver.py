@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from config.settings import Settings
 from tasks import monitor
-from tasks.monitor import StageSummary
+from tasks.runtime import Runtime
+from tasks.summary import StageSummary
 
 T = TypeVar("T")
 
@@ -143,23 +143,24 @@ def drive_pass(
             return summary
 
 
-def run_pass_plain(settings: Settings, *, force: bool = False) -> StageSummary:
-    """One pass without Prefect: the flow's steps and order, on thread pools."""
+def run_pass_plain(runtime: Runtime, *, force: bool = False) -> StageSummary:
+    """One pass without Prefect: the flow's steps and order, on thread pools. The caller
+    owns ``runtime`` (and closes it)."""
     started = time.monotonic()
     summary = StageSummary()
-    feeds = monitor.prepare_pass(settings, force=force)
+    feeds = monitor.prepare_pass(runtime, force=force)
     summary.counts["feeds_due"] = len(feeds)
     # Feed batches and article work get their own threads, so a queue of feed batches
     # never holds up an article lane.
     with ThreadPoolExecutor(FEED_BATCHES_IN_FLIGHT, thread_name_prefix="feed-batch") as feed_pool, \
             ThreadPoolExecutor(ARTICLE_LANES + 1, thread_name_prefix="article-batch") as article_pool:
         steps = PassSteps(
-            poll=lambda batch, label: feed_pool.submit(monitor.poll_feeds, settings, batch),
-            articles=lambda: article_pool.submit(monitor.process_articles, settings, limit=ARTICLES_PER_BATCH),
-            analyse=lambda: article_pool.submit(monitor.analyse_batch, settings, limit=ANALYSE_WHILE_FETCHING),
-            analyse_rest=lambda: article_pool.submit(monitor.analyse_batch, settings, limit=ANALYSE_AFTER),
+            poll=lambda batch, label: feed_pool.submit(monitor.poll_feeds, runtime, batch),
+            articles=lambda: article_pool.submit(monitor.process_articles, runtime, limit=ARTICLES_PER_BATCH),
+            analyse=lambda: article_pool.submit(monitor.analyse_batch, runtime, limit=ANALYSE_WHILE_FETCHING),
+            analyse_rest=lambda: article_pool.submit(monitor.analyse_batch, runtime, limit=ANALYSE_AFTER),
         )
         summary.add(drive_pass(feeds, steps))
-    summary.add(monitor.apply_retention(settings))
+    summary.add(monitor.apply_retention(runtime))
     summary.counts["seconds"] = round(time.monotonic() - started)
     return summary

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -41,7 +41,7 @@ class ProgressSnapshot:
 class PassProgress:
     """Thread-safe counters of one pass."""
 
-    def __init__(self, clock: object = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(COUNTS, 0)
@@ -50,7 +50,7 @@ class PassProgress:
         self.note = ""
 
     def _now(self) -> float:
-        return self._clock()  # type: ignore[operator]
+        return self._clock()
 
     def add(self, **counts: int) -> None:
         with self._lock:

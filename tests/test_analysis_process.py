@@ -10,29 +10,36 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from config.settings import Settings, load_settings
 from flows.demo import write_demo_config
 from flows.demo_server import SampleServer
 from storage.db import open_database
 from storage.models import Alert, Article, Story
-from tasks import resources
 from tasks.analysis_process import AnalysisFailed, AnalysisProcess
 from tasks.pass_driver import run_pass_plain
+from tasks.runtime import Runtime
 
 pytestmark = pytest.mark.timeout(120)
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_resources():
-    yield
-    resources.close_all()
+@contextmanager
+def session_of(settings: Settings) -> Iterator[Session]:
+    database = open_database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            yield session
+    finally:
+        database.dispose()
 
 
 def settings_for(directory: Path, **overrides: object) -> Settings:
@@ -45,7 +52,7 @@ def settings_for(directory: Path, **overrides: object) -> Settings:
 
 
 def stored_outcome(settings: Settings, base_url: str) -> list[tuple[str, tuple[str, ...]]]:
-    with resources.database(settings).session() as session:
+    with session_of(settings) as session:
         assert session.scalar(select(Article.id).where(Article.analysed_at.is_(None))) is None
         return sorted(
             (alert.topic_id, tuple(sorted(a.canonical_url.replace(base_url, "") for a in alert.story.articles)))
@@ -63,14 +70,15 @@ def test_a_pass_analysed_in_the_child_stores_what_in_process_analysis_stores(tmp
             path.write_text(yaml.safe_dump(data))
             settings = load_settings(path)
             open_database(settings.resolved_database_url, migrate=True).dispose()
-            summary = run_pass_plain(settings)
-            outcomes[in_child] = (summary["alerts_new"], stored_outcome(settings, server.base_url))
-            child = resources.analysis_process()
-            if in_child:
-                assert child.starts == 1 and child.pid not in (None, os.getpid())
-            else:
-                assert child.starts == 0  # never started
-            resources.close_all()
+            with Runtime(settings) as runtime:
+                summary = run_pass_plain(runtime)
+                outcomes[in_child] = (summary["alerts_new"], stored_outcome(settings, server.base_url))
+                child = runtime.analysis_process
+                if in_child:
+                    assert child.starts == 1 and child.pid not in (None, os.getpid())
+                else:
+                    assert child.starts == 0  # never started
+            assert child.pid is None  # closing the runtime stopped the child
     assert outcomes[True][0] > 0
     assert outcomes[True] == outcomes[False]
 
@@ -120,7 +128,7 @@ def add_unanalysed_articles(settings: Settings, count: int) -> None:
     rng = random.Random(3)
     words = ["minister", "election", "campaign", "trade", "envoy", "harbour", "council", "budget", "vote", "rally", "court"]
     now = utcnow()
-    with resources.database(settings).session() as session:
+    with session_of(settings) as session:
         for i in range(count):
             text = " ".join(rng.choice(words) for _ in range(500))
             session.add(Article(
@@ -154,7 +162,7 @@ def test_a_child_killed_mid_batch_leaves_nothing_and_the_batch_runs_again_in_a_n
         assert process.starts == 2 and process.pid != first
     finally:
         process.close()
-    with resources.database(settings).session() as session:
+    with session_of(settings) as session:
         analysed = session.scalar(select(func.count(Article.id)).where(Article.analysed_at.is_not(None)))
         used = session.scalar(select(func.count(func.distinct(Article.story_id))))
         stories = session.scalar(select(func.count(Story.id)))
@@ -196,6 +204,6 @@ def test_the_child_exits_mid_batch_when_its_parent_is_killed_and_keeps_nothing(t
     finally:
         parent.kill()
         parent.wait()
-    with resources.database(settings).session() as session:
+    with session_of(settings) as session:
         analysed = session.scalar(select(func.count(Article.id)).where(Article.analysed_at.is_not(None)))
     assert analysed == 0, "the killed batch was committed instead of rolled back"

@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.demo import write_demo_config
 from flows.demo_server import SampleServer
-from tasks import resources
 
 ALERT_FIELDS = {"id", "topic", "story_id", "title", "score", "created_at", "updated_at", "evidence", "sources"}
 ALERT_SOURCE_FIELDS = {
@@ -32,7 +31,6 @@ def config(tmp_path_factory: pytest.TempPathFactory):
         result = CliRunner().invoke(app, ["run", "--engine", "plain", "--config", str(path)])
         assert result.exit_code == 0, result.output
         assert "feeds: 3 ok, 0 not modified, 1 failed" in result.output
-    resources.close_all()
     return path
 
 

@@ -214,12 +214,7 @@ def test_topics_inputs(tmp_path: Path) -> None:
 
 
 def test_the_demo_says_its_failing_feed_is_part_of_the_sample(tmp_path: Path) -> None:
-    from tasks import resources
-
-    try:
-        result = runner.invoke(app, ["demo", "--engine", "plain", "--dir", str(tmp_path / "demo")])
-    finally:
-        resources.close_all()
+    result = runner.invoke(app, ["demo", "--engine", "plain", "--dir", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     assert "feeds: 3 ok, 0 not modified, 1 failed (of 4 polled)" in result.output
     assert (

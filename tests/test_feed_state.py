@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from config.settings import load_settings
 from storage.db import open_database
 from storage.feeds import FetchRecord, record_fetch, sync_feeds
 from storage.models import Feed
-from tasks import resources
 from tasks.pass_driver import run_pass_plain
+from tasks.runtime import Runtime
 from tests.support.httpserver import LocalSite
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -21,12 +20,6 @@ LIVE_BLOG_ONLY = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Live</title><link>https://example.org/</link>
 <item><title>Live: the count</title><guid isPermaLink="false">live-2026-11-28</guid></item>
 </channel></rss>"""
-
-
-@pytest.fixture(autouse=True)
-def _fresh_resources():
-    yield
-    resources.close_all()
 
 
 def test_record_fetch_keeps_the_warning_on_an_unchanged_poll(tmp_path: Path) -> None:
@@ -58,7 +51,8 @@ def test_a_feeds_warning_survives_unchanged_polls_end_to_end(tmp_path: Path, loc
     settings = load_settings(config)
     statuses = []
     for _ in range(3):
-        run_pass_plain(settings, force=True)
+        with Runtime(settings) as runtime:
+            run_pass_plain(runtime, force=True)
         db = open_database(settings.resolved_database_url)
         with db.session() as session:
             feed = session.scalars(select(Feed)).one()

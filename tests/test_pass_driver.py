@@ -8,8 +8,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from tasks.monitor import StageSummary
 from tasks.pass_driver import FEEDS_PER_BATCH, PassSteps, chunks, drive_pass
+from tasks.summary import StageSummary
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -23,8 +23,9 @@ from flows.demo_server import DEFAULT_ROOT, SampleServer
 from storage.db import open_database
 from storage.models import Alert, Article, ArticleSource, Feed
 from storage.serialize import alert_json
-from tasks import resources
 from tasks.pass_driver import run_pass_plain
+from tasks.runtime import Runtime
+from tasks.summary import StageSummary
 
 EXPECTED = yaml.safe_load((DEFAULT_ROOT / "expected.yaml").read_text())["pages"]
 
@@ -44,10 +45,10 @@ def configure(tmp_path: Path, server: SampleServer, database_url: str) -> Settin
     return load_settings(path)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_resources():
-    yield
-    resources.close_all()
+def run_pass(settings: Settings, *, force: bool = False) -> StageSummary:
+    """One plain pass on a runtime of its own, closed when the pass is over."""
+    with Runtime(settings) as runtime:
+        return run_pass_plain(runtime, force=force)
 
 
 def article_paths(server: SampleServer) -> list[str]:
@@ -56,11 +57,11 @@ def article_paths(server: SampleServer) -> list[str]:
 
 def test_a_pass_stores_articles_with_provenance_and_alerts_per_story(tmp_path, sample, database_url) -> None:
     settings = configure(tmp_path, sample, database_url)
-    summary = run_pass_plain(settings)
+    summary = run_pass(settings)
 
     assert summary["feeds_ok"] == 3 and summary["feeds_failed"] == 1  # the broken feed is recorded…
     assert summary["articles_extracted"] == len(EXPECTED)  # …and everything else processed
-    db = resources.database(settings)
+    db = open_database(settings.resolved_database_url)
     with db.session() as session:
         assert session.scalar(select(func.count(Article.id))) == len(EXPECTED)
         broken = session.scalars(select(Feed).where(Feed.url.like("%westmoor%"))).one()
@@ -80,6 +81,7 @@ def test_a_pass_stores_articles_with_provenance_and_alerts_per_story(tmp_path, s
 
         alerts = {(a.topic_id, a.story_id): a for a in session.scalars(select(Alert))}
         payload = [alert_json(session, a) for a in alerts.values()]
+    db.dispose()
     for alert in payload:
         assert alert["evidence"] and all(e["text"] for e in alert["evidence"])
         for source in alert["sources"]:
@@ -103,15 +105,15 @@ def test_a_pass_stores_articles_with_provenance_and_alerts_per_story(tmp_path, s
 
 def test_a_second_pass_fetches_no_article_again(tmp_path, sample, database_url) -> None:
     settings = configure(tmp_path, sample, database_url)
-    run_pass_plain(settings)
+    run_pass(settings)
     fetched_once = sorted(article_paths(sample))
     assert len(set(fetched_once)) == len(fetched_once) == len(EXPECTED)
-    db = resources.database(settings)
+    db = open_database(settings.resolved_database_url)
     with db.session() as session:
         alerts_before = session.scalar(select(func.count(Alert.id)))
     sample.request_log.clear()
 
-    summary = run_pass_plain(settings)
+    summary = run_pass(settings)
 
     assert article_paths(sample) == []
     assert summary["articles_new"] == 0 and summary["alerts_new"] == 0 and summary["alerts_updated"] == 0
@@ -119,6 +121,7 @@ def test_a_second_pass_fetches_no_article_again(tmp_path, sample, database_url) 
     with db.session() as session:
         assert session.scalar(select(func.count(Alert.id))) == alerts_before
         assert session.scalar(select(func.count(Article.id))) == len(EXPECTED)
+    db.dispose()
 
 
 def snapshot(database_url: str) -> dict[str, object]:
@@ -161,13 +164,12 @@ def test_a_pass_killed_midway_and_run_again_ends_in_the_same_state(tmp_path, dat
             claimed = session.scalar(select(func.count(Article.id)).where(Article.claim_token.is_not(None)))
         db.dispose()
         assert done < len(EXPECTED) and claimed > 0, "the kill should land mid-pass, with claims held"
-        resources.close_all()
-        run_pass_plain(load_settings(config_path))
+        run_pass(load_settings(config_path))
         interrupted = snapshot(settings.resolved_database_url)
 
     with SampleServer() as server:
         reference = configure(tmp_path / "reference", server, f"sqlite:///{tmp_path / 'reference.db'}")
-        run_pass_plain(reference)
+        run_pass(reference)
         uninterrupted = snapshot(reference.resolved_database_url)
 
     def relative(state: dict) -> dict:

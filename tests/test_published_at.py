@@ -17,8 +17,8 @@ from flows.cli import app as cli
 from storage.db import open_database
 from storage.models import Alert
 from storage.published import effective_published
-from tasks import resources
 from tasks.pass_driver import run_pass_plain
+from tasks.runtime import Runtime
 from tests.support.alerts import join_story, raise_alert
 from tests.support.httpserver import LocalSite
 
@@ -73,10 +73,8 @@ def test_published_at_with_and_without_feed_dates(tmp_path: Path, local_site: Lo
                   "analysis_process": False},
     }), encoding="utf-8")
     settings = load_settings(config)
-    try:
-        run_pass_plain(settings)
-    finally:
-        resources.close_all()
+    with Runtime(settings) as runtime:
+        run_pass_plain(runtime)
 
     result = CliRunner().invoke(cli, ["alerts", "--config", str(config), "--format", "json"])
     assert result.exit_code == 0, result.output

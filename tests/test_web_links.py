@@ -4,6 +4,7 @@ emails and Slack messages link to the story page when base_url is set."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,11 +180,11 @@ def test_email_and_slack_link_to_the_story_page_when_base_url_is_set(tmp_path: P
     message = handler.messages[0].message
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert f"Evidence and all sources: {page}" in text
-    assert f'<a href="{page}">Minister meets envoy</a>' in html  # the title opens the story page
+    assert f"Story page (all evidence and every source): {page}" in text
+    assert re.search(rf'<a href="{re.escape(page)}"[^>]*>Minister meets envoy</a>', html)  # the title opens the story page
     blocks = json.dumps(hook.payloads[0]["blocks"])
     assert f"<{page}|Minister meets envoy>" in blocks
-    assert f"<{page}|Evidence and all sources in newswatch>" in blocks
+    assert f"<{page}|All evidence and every source in newswatch>" in blocks
 
 
 def test_without_base_url_messages_link_to_the_article_only(tmp_path: Path) -> None:

@@ -27,7 +27,10 @@ from flows.cli.common import (
     topic_labels,
     topics_from,
 )
-from flows.cli.progress import ProgressMode, choose_mode, show_progress
+from flows.cli.passes import Engine, check_ready, run_pass
+from flows.cli.progress import choose_mode
+from flows.cli.report import list_alerts, print_alert_table, print_pass_summary
+from tasks.runtime import Runtime
 
 app = typer.Typer(
     name="newswatch",
@@ -43,98 +46,11 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_
 app.add_typer(db_app, name="db")
 
 
-class Engine(StrEnum):
-    prefect = "prefect"
-    plain = "plain"
-
-
 class ArticleStatus(StrEnum):
     pending = "pending"
     fetched = "fetched"
     failed = "failed"
     rejected = "rejected"
-
-
-
-def _print_summary(counts: dict[str, int], problems: list[str]) -> None:
-    feeds = (
-        f"feeds: {counts.get('feeds_ok', 0)} ok, {counts.get('feeds_not_modified', 0)} not modified, "
-        f"{counts.get('feeds_failed', 0)} failed (of {counts.get('feeds_due', 0)} polled)"
-    )
-    articles = (
-        f"articles: {counts.get('articles_new', 0)} new, {counts.get('articles_extracted', 0)} extracted, "
-        f"{counts.get('articles_failed', 0) + counts.get('articles_rejected', 0)} failed, "
-        f"{counts.get('articles_retry', 0)} to retry"
-    )
-    alerts = f"alerts: {counts.get('alerts_new', 0)} new, {counts.get('alerts_updated', 0)} updated"
-    stories = f"stories: {counts.get('stories_new', 0)} new, {counts.get('stories_joined', 0)} grown"
-    typer.echo("\n".join([feeds, articles, stories, alerts, f"took {counts.get('seconds', 0)} s"]))
-    if problems:
-        typer.echo(f"problems ({len(problems)}; `newswatch feeds` shows each feed's state):")
-        for line in problems[:10]:
-            typer.echo(f"  - {terminal_safe(line, 160)}")
-        if len(problems) > 10:
-            typer.echo(f"  … and {len(problems) - 10} more")
-
-
-def run_pass(
-    config: Path | None, *, force: bool, engine: Engine, progress: ProgressMode = ProgressMode.quiet
-) -> dict[str, Any]:
-    """Run one pass (through Prefect unless ``engine`` is plain); returns the summary.
-    ``progress`` says how to show the pass while it works (on stderr)."""
-    settings = settings_from(config, "run")
-    from storage.db import DatabaseNotReady
-    from tasks.topics import TopicDefinitionError
-
-    api = None
-    try:
-        if engine is Engine.prefect:
-            # Before anything else: a Prefect API server of the run's own (when there is
-            # no server to use) boots while this process imports and opens the database.
-            quiet_prefect_environment()
-            from flows.prefect_api import choose_api
-
-            api = choose_api(settings.schedule.server_host, settings.schedule.server_port)
-        _check_ready(settings)
-        if not settings.feeds:
-            typer.echo(f"newswatch: {config} lists no feeds; nothing to fetch (add a feeds: list of url and name)", err=True)
-        with show_progress(progress) as counts:
-            if api is None:
-                from tasks.pass_driver import run_pass_plain
-
-                summary = run_pass_plain(settings, force=force)
-                return {"counts": dict(summary.counts), "problems": summary.problems}
-            if api.server is not None:
-                counts.note = "starting Prefect's API server for this run"
-                if settings.feeds:  # the extraction workers start on the core that waits for it
-                    from tasks import resources
-
-                    resources.extractor_pool(settings)
-            return _run_flow(api, config, force=force)
-    except (DatabaseNotReady, TopicDefinitionError) as exc:
-        fail(str(exc))
-    finally:
-        from tasks import resources
-
-        resources.close_all()  # before interpreter exit tears down multiprocessing
-        if api is not None:
-            api.close()
-
-
-def _run_flow(api: Any, config: Path | None, *, force: bool) -> dict[str, Any]:
-    """The monitor flow, recorded by ``api``; returns once that API has recorded it all."""
-    from flows.monitor import monitor  # imports prefect
-    from flows.prefect_api import ApiDidNotStart, settle
-
-    api = settle(api)
-    try:
-        with api.active():
-            state = monitor(config_path=str(config) if config else None, force=force, return_state=True)
-            result = state.result()
-            api.wait_until_recorded(state.state_details.flow_run_id, result.get("task_runs", 0))
-    except ApiDidNotStart as exc:
-        fail(str(exc), code=1)
-    return result
 
 
 def _check_topic(session: Any, settings: Any, topic: str) -> None:
@@ -147,15 +63,6 @@ def _check_topic(session: Any, settings: Any, topic: str) -> None:
     known = configured | set(session.scalars(select(Alert.topic_id).distinct()))
     if topic not in known:
         fail(f"--topic {topic!r}: no such topic (known: {', '.join(sorted(known)) or 'none'})")
-
-
-def _check_ready(settings: Any) -> None:
-    """Fail early, with one line, on a database or topic problem (before Prefect starts)."""
-    from tasks import resources
-
-    topics_from(settings)  # a topic mistake is one line, before anything is created
-    resources.database(settings)
-    resources.topic_set(settings)
 
 
 @app.command()
@@ -174,7 +81,7 @@ def run(
     if output is TextOrJson.json:
         print_json(result)
     else:
-        _print_summary(result["counts"], result["problems"])
+        print_pass_summary(result["counts"], result["problems"])
 
 
 class AlertsFormat(StrEnum):
@@ -195,7 +102,7 @@ def alerts(
     ] = None,
 ) -> None:
     """List alerts with their evidence and sources, newest published first."""
-    from storage.alert_list import AlertQuery, iter_alerts
+    from storage.alert_list import AlertQuery
     from storage.clock import utcnow
     from storage.search import SearchError, parse_search
 
@@ -210,12 +117,7 @@ def alerts(
     with database_session(settings, read_only=True) as session:
         if topic is not None:
             _check_topic(session, settings, topic)
-        found = []
-        for batch in iter_alerts(session, query):
-            found.extend(batch)
-            if limit and len(found) >= limit:
-                break
-        found = found[:limit] if limit else found
+        found = list_alerts(session, query, limit)
         labels = topic_labels(settings)
         if format is AlertsFormat.json:
             from storage.serialize import alerts_json
@@ -225,29 +127,7 @@ def alerts(
         if format is AlertsFormat.csv:
             _print_alerts_csv(session, settings, found)
             return
-        if not found:
-            typer.echo("no alerts match" if searched or topic or since else "no alerts yet")
-            return
-        rows = [
-            [a.id, labels.name(a.topic_id), labels.explain(a.topic_id, a.score, a.threshold), a.article_count,
-             a.published_at.strftime("%Y-%m-%d %H:%M"), a.title, _strongest_evidence(a.evidence)]
-            for a in found
-        ]
-        print_table(
-            ["id", "topic", "score", "sources", "published (UTC)", "title", "strongest evidence"], rows,
-            [6, 46, 36, 7, 16, 60, 100],
-        )
-
-
-def _strongest_evidence(evidence: Any) -> str:
-    """The first stored item (the strongest), with its outlet when the story has several."""
-    from storage.evidence import readable_evidence
-
-    for item in readable_evidence(evidence):
-        text = " ".join(str(item.get("text") or "").split())
-        if text:
-            return f"{item['outlet']}: {text}" if item.get("outlet") else text
-    return ""
+        print_alert_table(found, labels, filtered=bool(searched or topic or since))
 
 
 def _print_alerts_csv(session: Any, settings: Any, found: list[Any]) -> None:
@@ -374,7 +254,8 @@ def serve(config: ConfigOption = None) -> None:
     """Run the monitor and deliver flows on the config's schedule until stopped (Ctrl-C)."""
     settings = settings_from(config, "serve")
     path = str(config.resolve()) if config else ""
-    _check_ready(settings)
+    with Runtime(settings) as runtime:  # each scheduled pass opens a runtime of its own
+        check_ready(runtime)
     quiet_prefect_environment()
     from flows.local_server import ServerDidNotStart, local_prefect_server
 
@@ -435,7 +316,8 @@ def prune(config: ConfigOption = None) -> None:
         return
     from tasks.monitor import apply_retention
 
-    summary = apply_retention(settings)
+    with Runtime(settings) as runtime:
+        summary = apply_retention(runtime)
     typer.echo(
         f"pruned {summary['articles_pruned']} articles, {summary['stories_pruned']} stories, "
         f"{summary['index_keys_pruned']} story index keys"

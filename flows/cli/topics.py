@@ -310,12 +310,12 @@ def backtest(
         typer.echo(f"          {_one_line(evidence, 140)}")
 
 
-def _read_session(settings: Settings):  # type: ignore[no-untyped-def]
+def _read_session(settings: Settings):  # type: ignore[no-untyped-def]  # returns a local context manager
     """A session on the configured database, never migrating it (a dry run writes nothing)."""
     from contextlib import contextmanager
 
     @contextmanager
-    def session_scope():  # type: ignore[no-untyped-def]
+    def session_scope():  # type: ignore[no-untyped-def]  # yields a Session of either kind
         try:
             from storage.db import DatabaseNotReady, open_database
         except ImportError:  # before storage/db.py: a plain engine on the same URL
@@ -504,14 +504,14 @@ def train(
         typer.echo(f"{chosen.id}: {len(data)} labelled article(s), {positives} relevant")
         typer.echo(f"  before  rules alone:            {_figures_line(rules_alone.to_dict())}")
         if current_figures is not None:
-            typer.echo(f"  before  current layer v{current.version}: {_figures_line(current_figures.to_dict())}")  # type: ignore[union-attr]
+            typer.echo(f"  before  current layer v{current.version}: {_figures_line(current_figures.to_dict())}")  # type: ignore[union-attr]  # current is set with its figures
         typer.echo(f"  after   new layer, {settings.folds}-fold CV x{settings.repeats}: {_figures_line(after.to_dict())}")
     if worse and not force:
         if format is TextOrJson.json:
             _print_json(report)
         typer.echo(
             f"newswatch: not replacing the layer of {chosen.id}: cross-validated F1 {after.f1:.3f} is below the"
-            f" current layer's {current_figures.f1:.3f} on these labels (use --force to replace it anyway)",  # type: ignore[union-attr]
+            f" current layer's {current_figures.f1:.3f} on these labels (use --force to replace it anyway)",  # type: ignore[union-attr]  # worse implies figures
             err=True,
         )
         raise typer.Exit(EXIT_FOUND_PROBLEMS)

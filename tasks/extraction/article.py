@@ -165,7 +165,8 @@ def _as_dict(document: Any) -> dict[str, Any] | None:
     if isinstance(document, dict):
         return document
     if hasattr(document, "as_dict"):
-        return document.as_dict()
+        as_dict: dict[str, Any] = document.as_dict()
+        return as_dict
     return dict(vars(document))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -247,7 +248,7 @@ def _json_ld_article(tree: HtmlElement) -> dict[str, Any]:
     return found
 
 
-def _walk_json_ld(data: Any, depth: int = 0):
+def _walk_json_ld(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
     if depth > 6:
         return
     if isinstance(data, list):

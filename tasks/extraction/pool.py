@@ -132,7 +132,7 @@ class _Worker:
     def busy(self) -> bool:
         return bool(self.jobs)
 
-    def send(self, job: _Job, payload: bytes) -> None:
+    def send(self, job: _Job, payload: bytes | memoryview) -> None:
         """Queue ``job`` for the worker, behind those already sent (never blocks)."""
         self._outbox.put((job, payload))
 

@@ -9,8 +9,8 @@ def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
     """``"text/HTML; charset=\"UTF-8\""`` -> ``("text/html", "utf-8")``."""
     if not value:
         return None, None
-    media, *params = value.split(";")
-    media = media.strip().lower() or None
+    first, *params = value.split(";")
+    media = first.strip().lower() or None
     charset = None
     for param in params:
         name, _, raw = param.partition("=")

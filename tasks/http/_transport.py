@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import httpcore
 import httpx
@@ -42,7 +42,7 @@ class Deadline:
         when = getattr(self._local, "when", None)
         if when is None:
             return timeout
-        remaining = when - self._clock()
+        remaining: float = when - self._clock()
         if remaining <= 0:
             raise expired("deadline for the whole fetch passed")
         return remaining if timeout is None else min(timeout, remaining)
@@ -113,7 +113,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None
-    ):
+    ) -> NoReturn:
         raise httpcore.ConnectError("unix sockets are not used by the fetcher")
 
     def sleep(self, seconds: float) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from config.settings import Settings, SubscriberConfig
 from storage.deliveries import (
@@ -41,6 +41,9 @@ from tasks.notify.render import build_email, render_email, render_slack
 from tasks.notify.slack import post_to_slack
 from tasks.notify.topics import TopicDirectory, topic_directory
 from tasks.notify.views import MessageView, article_ids_of, message_view
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 
 class DatabaseLike(Protocol):
@@ -96,7 +99,7 @@ def _clock(now: datetime | None) -> Callable[[], datetime]:
     return lambda: datetime.now(UTC)
 
 
-def open_delivery_database(settings: Settings) -> Any:
+def open_delivery_database(settings: Settings) -> Database:
     from storage.db import open_database
 
     return open_database(settings.resolved_database_url)
@@ -108,7 +111,7 @@ MAX_RETRY_DELAY_SECONDS = 6 * 3600.0
 def retry_delay(attempts: int, base_seconds: float, retry_after: float | None = None) -> float:
     """Exponential backoff (base, 2×base, 4×base …, at most 6 h), never sooner than the
     server asked."""
-    delay = min(base_seconds * (2 ** min(max(attempts - 1, 0), 30)), MAX_RETRY_DELAY_SECONDS)
+    delay = min(base_seconds * (2.0 ** min(max(attempts - 1, 0), 30)), MAX_RETRY_DELAY_SECONDS)
     return max(delay, retry_after or 0.0)
 
 
@@ -134,8 +137,10 @@ def deliver_pending(
     """Send every due delivery (at most ``limit``) and record each outcome."""
     clock = _clock(now)
     hooks = hooks or DeliveryHooks()
-    owned = database is None
-    db = database if database is not None else open_delivery_database(settings)
+    owned: Database | None = None
+    if database is None:
+        database = owned = open_delivery_database(settings)
+    db = database
     summary = DeliverySummary()
     try:
         summary.digests_queued = prepare(settings, db, clock())
@@ -157,8 +162,8 @@ def deliver_pending(
                 skipped, blocked_webhooks, topics,
             )
     finally:
-        if owned:
-            db.dispose()
+        if owned is not None:
+            owned.dispose()
     return summary
 
 

@@ -220,8 +220,8 @@ def message_view(
         new_ids = {int(i) for i in payload.get("new_alert_ids", [])}
         alerts = list(session.scalars(select(Alert).where(Alert.id.in_(ids)))) if ids else []
         by_story: dict[int, list[Alert]] = {}
-        for alert in sorted(alerts, key=lambda a: ids.index(a.id)):
-            by_story.setdefault(alert.story_id, []).append(alert)
+        for member in sorted(alerts, key=lambda a: ids.index(a.id)):
+            by_story.setdefault(member.story_id, []).append(member)
         period_start = _parse_time(payload.get("period_start"))
         stories = tuple(
             story_view(group, status="new", base_url=base_url, topics=topics)

@@ -12,16 +12,19 @@ candidates, so the cost per article does not grow with the archive.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from operator import itemgetter
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from config.settings import StoriesConfig
+from storage.dialect import affected_rows
 from storage.models import Article, Story, StoryIndexArticle, StoryIndexKey, StoryTermCount
 from tasks.stories.cluster import Decision, IndexedArticle, decide, same_url_decision
 from tasks.stories.fingerprint import TextSignature, band_keys, fingerprint64, text_signature
@@ -53,7 +56,9 @@ _SAME_URL = (
     .order_by(_ARTICLES.id)
     .limit(1)
 )
-_NEW_STORY = Story.__table__.insert().returning(Story.__table__.c.id)
+# A declarative class's __table__ is a Table (typed as the wider FromClause).
+_STORIES = cast(Table, Story.__table__)
+_NEW_STORY = _STORIES.insert().returning(_STORIES.c.id)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -237,7 +242,7 @@ def _candidates(
         return [], None
     same_url: set[int] = set()
     band_hits: Counter[int] = Counter()
-    term_scores: Counter[int] = Counter()
+    term_scores: defaultdict[int, float] = defaultdict(float)
     sql = index.sql
     second, span = _seconds(at), int(window.total_seconds())
     for key, article_id in index.rows(sql.postings, (sql.keys(keys), second - span, second + span)):
@@ -248,7 +253,8 @@ def _candidates(
         else:
             term_scores[article_id] += term_weights.get(key, 0.0)
     chosen = {a for a, _ in band_hits.most_common(MAX_BAND_CANDIDATES)} | same_url
-    chosen |= {a for a, _ in term_scores.most_common(MAX_TERM_CANDIDATES)}
+    # What Counter.most_common does, for float weights (a Counter counts in ints).
+    chosen |= {a for a, _ in heapq.nlargest(MAX_TERM_CANDIDATES, term_scores.items(), key=itemgetter(1))}
     if not chosen:
         return [], None
     candidates = [
@@ -338,7 +344,7 @@ def _recorded_assignment(session: Session, article: Article) -> StoryAssignment:
     entry = next((m for m in membership if m.get("article_id") == article.id), None)
     first = membership[0].get("article_id") if membership else None
     return StoryAssignment(
-        story_id=article.story_id,  # type: ignore[arg-type]
+        story_id=article.story_id,  # type: ignore[arg-type]  # an analysed article has its story
         is_new_story=first == article.id,
         reason=(entry or {}).get("reason", "already assigned"),
         similarity=(entry or {}).get("similarity"),
@@ -364,4 +370,4 @@ def prune_story_index(session: Session, older_than: datetime) -> int:
     session.execute(delete(StoryIndexKey).where(StoryIndexKey.at < cutoff))
     removed = session.execute(delete(StoryIndexArticle).where(StoryIndexArticle.at < cutoff))
     session.execute(delete(StoryTermCount).where(StoryTermCount.day < _day(older_than)))
-    return max(removed.rowcount or 0, 0)
+    return affected_rows(removed)

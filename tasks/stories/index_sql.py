@@ -112,7 +112,7 @@ class IndexCursor:
 
     def rows(self, statement: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
         self._cursor.execute(statement, parameters)
-        return self._cursor.fetchall()
+        return list(self._cursor.fetchall())
 
     def run(self, statement: str, parameters: Sequence[Any]) -> None:
         self._cursor.execute(statement, parameters)
@@ -123,5 +123,6 @@ def decode_terms(value: Any) -> dict[str, float]:
     if value is None:
         return {}
     if isinstance(value, str | bytes):
-        return json.loads(value)
+        loaded: dict[str, float] = json.loads(value)
+        return loaded
     return dict(value)

@@ -179,7 +179,7 @@ class DocumentIndex:
         if isinstance(node, AnyOf):
             return self._any_of(node, scope)
         if isinstance(node, And):
-            hits = []
+            hits: list[Hit] = []
             for child in node.children:
                 result = self.evaluate(child, scope)
                 if not result.ok:

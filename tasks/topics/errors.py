@@ -10,6 +10,10 @@ class TopicDefinitionError(Exception):
     point at them (``file``, ``topic``, ``line``, ``column``, ``detail``).
     """
 
+    # Where in a query's text the parser stopped (set by the parser, read by the loader,
+    # which turns it into a line and column of the topic file).
+    query_position: int | None = None
+
     def __init__(
         self,
         detail: str,

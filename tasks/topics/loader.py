@@ -288,7 +288,7 @@ def resolve_groups(node: Node, groups: GroupTable) -> Node:
             return groups.resolve(node.name)
         except TopicDefinitionError as exc:
             err = exc.located()
-            err.query_position = node.position  # type: ignore[attr-defined]
+            err.query_position = node.position
             raise err from None
     if isinstance(node, And):
         return And(tuple(resolve_groups(c, groups) for c in node.children))
@@ -303,7 +303,7 @@ def resolve_groups(node: Node, groups: GroupTable) -> Node:
     if isinstance(node, InField):
         return InField(node.field, resolve_groups(node.child, groups))
     if isinstance(node, DifferentOf):
-        return DifferentOf(node.count, resolve_groups(node.group, groups))  # type: ignore[arg-type]
+        return DifferentOf(node.count, resolve_groups(node.group, groups))  # type: ignore[arg-type]  # a resolved group is an AnyOf
     return node
 
 
@@ -355,7 +355,8 @@ class _TopicReader:
             line = _line_of(text)
             column = None
             if offset is not None and getattr(text, "single_line", False) and line is not None:
-                column = (text.column or 1) + offset + (1 if text.quoted else 0)
+                # A single-line query is a located YAML string: it knows its column and quoting.
+                column = (getattr(text, "column", None) or 1) + offset + (1 if getattr(text, "quoted", False) else 0)
             elif offset is not None:
                 where = f"{where}, character {offset + 1} of the query"
             raise exc.located(
@@ -421,48 +422,10 @@ class _TopicReader:
 
     def read(self) -> Topic:
         raw = self.raw
-        topic_id = raw.get("id")
-        if not isinstance(topic_id, str) or not TOPIC_ID.fullmatch(topic_id):
-            raise self.fail(
-                f"id: expected a short name of lowercase letters, digits and dashes (like uk-us-relations), found {topic_id!r}",
-                at=topic_id,
-            )
-        self.topic_id = str(topic_id)
-        unknown = sorted(set(map(str, raw)) - set(TOPIC_KEYS))
-        if unknown:
-            known = "; ".join(f"{k} ({v})" for k, v in TOPIC_KEYS.items())
-            raise self.fail(f"unknown key {unknown[0]!r}; a topic has: {known}", at=unknown[0])
-        local = _check_groups(raw.get("groups"), self.origin, self.topic_id)
-        if local:
-            self.groups = GroupTable([(local, self.origin), *self.groups.layers])
-
-        rules: list[Rule] = []
-        if "match" in raw:
-            rules.append(Rule(name="match", query=str(raw["match"]).strip(), node=self.query(raw["match"], "match")))
-        raw_rules = raw.get("rules") or []
-        if not isinstance(raw_rules, list):
-            raise self.fail("rules: expected a list of rules", at=raw_rules)
-        rules += [self.rule(item, n, "rule") for n, item in enumerate(raw_rules)]
-        names = [r.name for r in rules]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise self.fail(f"rule name {repeated[0]!r} is used twice; rule names must differ")
-
-        weighted: list[WeightedTerm] = []
-        raw_weighted = raw.get("weighted_terms") or {}
-        if not isinstance(raw_weighted, dict):
-            raise self.fail("weighted_terms: expected a mapping of term to weight, like  interfer*: 2", at=raw_weighted)
-        for written, weight in raw_weighted.items():
-            where = f"weighted term {str(written)!r}"
-            node = self.term(written, where)
-            weighted.append(WeightedTerm(str(written).strip(), node, self.number(weight, "weight", where)))
-
-        raw_exclude = raw.get("exclude") or []
-        if isinstance(raw_exclude, str):
-            raw_exclude = [raw_exclude]
-        if not isinstance(raw_exclude, list):
-            raise self.fail("exclude: expected a list of queries", at=raw_exclude)
-        exclude = [self.rule(item, n, "exclude") for n, item in enumerate(raw_exclude)]
+        topic_id = self.identify(raw)
+        rules = self.rules(raw)
+        weighted = self.weighted_terms(raw.get("weighted_terms") or {})
+        exclude = self.excludes(raw.get("exclude") or [])
 
         if not rules and not weighted:
             raise self.fail("a topic needs match:, rules: or weighted_terms: to say what it matches")
@@ -471,22 +434,16 @@ class _TopicReader:
         if isinstance(max_count_per_term, bool) or not isinstance(max_count_per_term, int) or max_count_per_term < 1:
             raise self.fail("max_count_per_term: expected a whole number of at least 1", at=max_count_per_term)
 
-        languages = raw.get("languages")
-        if languages is not None:
-            if isinstance(languages, str):
-                languages = [languages]
-            if not isinstance(languages, list) or not all(isinstance(x, str) and x.strip() for x in languages):
-                raise self.fail("languages: expected a list of language codes, like [en, fr]", at=languages)
-            languages = frozenset(language_code(x) for x in languages)
+        languages = self.languages(raw.get("languages"))
         include, exclude_sources = self.sources(raw.get("sources"))
         features, feature_sides = self.features(raw.get("features"))
 
-        name = raw.get("name", self.topic_id)
+        name = raw.get("name", topic_id)
         description = raw.get("description", "")
         if not isinstance(name, str) or not isinstance(description, str):
             raise self.fail("name: and description: are text")
-        definition = {
-            "id": self.topic_id,
+        definition: dict[str, Any] = {
+            "id": topic_id,
             "rules": [
                 {"name": r.name, "query": r.query, "weight": r.weight, "required": r.required, "decisive": r.decisive,
                  "per_sentence": r.per_sentence, "max_count": r.max_count} for r in rules
@@ -503,9 +460,10 @@ class _TopicReader:
             definition["features"] = {
                 name: [feature_sides[name], render(node)] for name, node in features.items()
             }
+        groups_used: dict[str, list[str]] = {}
         for node in [r.node for r in rules + exclude] + [w.node for w in weighted] + list(features.values()):
-            definition["groups"].update(used_groups(node))
-        definition["groups"] = dict(sorted(definition["groups"].items()))
+            groups_used.update(used_groups(node))
+        definition["groups"] = dict(sorted(groups_used.items()))
         learned = self.learned_layer(raw.get("learned"))
         if learned is not None:
             definition["learned"] = learned.version
@@ -513,7 +471,7 @@ class _TopicReader:
             json.dumps(definition, sort_keys=True, ensure_ascii=False).encode()
         ).hexdigest()[:12]
         topic = Topic(
-            id=self.topic_id,
+            id=topic_id,
             name=str(name).strip(),
             description=" ".join(str(description).split()),
             version=version,
@@ -534,6 +492,65 @@ class _TopicReader:
         if learned is not None:
             learned.check_features(topic.feature_names(), topic.id)
         return topic
+
+    def identify(self, raw: dict[str, Any]) -> str:
+        """The topic's id and keys checked; its own groups: layered over the shared ones."""
+        topic_id = raw.get("id")
+        if not isinstance(topic_id, str) or not TOPIC_ID.fullmatch(topic_id):
+            raise self.fail(
+                f"id: expected a short name of lowercase letters, digits and dashes (like uk-us-relations), found {topic_id!r}",
+                at=topic_id,
+            )
+        self.topic_id = str(topic_id)
+        unknown = sorted(set(map(str, raw)) - set(TOPIC_KEYS))
+        if unknown:
+            known = "; ".join(f"{k} ({v})" for k, v in TOPIC_KEYS.items())
+            raise self.fail(f"unknown key {unknown[0]!r}; a topic has: {known}", at=unknown[0])
+        local = _check_groups(raw.get("groups"), self.origin, self.topic_id)
+        if local:
+            self.groups = GroupTable([(local, self.origin), *self.groups.layers])
+        return self.topic_id
+
+    def rules(self, raw: dict[str, Any]) -> list[Rule]:
+        """``match:`` (a rule named match) and ``rules:``, their names all different."""
+        rules: list[Rule] = []
+        if "match" in raw:
+            rules.append(Rule(name="match", query=str(raw["match"]).strip(), node=self.query(raw["match"], "match")))
+        raw_rules = raw.get("rules") or []
+        if not isinstance(raw_rules, list):
+            raise self.fail("rules: expected a list of rules", at=raw_rules)
+        rules += [self.rule(item, n, "rule") for n, item in enumerate(raw_rules)]
+        names = [r.name for r in rules]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise self.fail(f"rule name {repeated[0]!r} is used twice; rule names must differ")
+        return rules
+
+    def weighted_terms(self, raw_weighted: Any) -> list[WeightedTerm]:
+        if not isinstance(raw_weighted, dict):
+            raise self.fail("weighted_terms: expected a mapping of term to weight, like  interfer*: 2", at=raw_weighted)
+        weighted: list[WeightedTerm] = []
+        for written, weight in raw_weighted.items():
+            where = f"weighted term {str(written)!r}"
+            node = self.term(written, where)
+            weighted.append(WeightedTerm(str(written).strip(), node, self.number(weight, "weight", where)))
+        return weighted
+
+    def excludes(self, raw_exclude: Any) -> list[Rule]:
+        if isinstance(raw_exclude, str):
+            raw_exclude = [raw_exclude]
+        if not isinstance(raw_exclude, list):
+            raise self.fail("exclude: expected a list of queries", at=raw_exclude)
+        return [self.rule(item, n, "exclude") for n, item in enumerate(raw_exclude)]
+
+    def languages(self, languages: Any) -> frozenset[str] | None:
+        if languages is None:
+            return None
+        if isinstance(languages, str):
+            languages = [languages]
+        if not isinstance(languages, list) or not all(isinstance(x, str) and x.strip() for x in languages):
+            raise self.fail("languages: expected a list of language codes, like [en, fr]", at=languages)
+        return frozenset(language_code(x) for x in languages)
 
     def features(self, raw: Any) -> tuple[dict[str, Node], dict[str, int]]:
         """Feature queries, under ``for:``, ``against:`` or ``either:`` (see :meth:`Topic.side_of`)."""

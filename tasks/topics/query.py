@@ -211,7 +211,7 @@ _KEYWORDS = {"and": "AND", "or": "OR", "not": "NOT", "sentence": "SENTENCE"}
 
 def _error(detail: str, position: int) -> TopicDefinitionError:
     err = TopicDefinitionError(detail)
-    err.query_position = position  # type: ignore[attr-defined]
+    err.query_position = position
     return err
 
 

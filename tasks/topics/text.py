@@ -97,21 +97,21 @@ class FieldText:
     def starts(self) -> list[int]:
         if self._starts is None:
             self._offsets()
-        return self._starts  # type: ignore[return-value]
+        return self._starts  # type: ignore[return-value]  # _offsets() has just set it
 
     @property
     def ends(self) -> list[int]:
         if self._ends is None:
             self._offsets()
-        return self._ends  # type: ignore[return-value]
+        return self._ends  # type: ignore[return-value]  # _offsets() has just set it
 
     @property
     def sentence_of(self) -> list[int]:
-        return self._sentence_of  # type: ignore[return-value]
+        return self._sentence_of  # type: ignore[return-value]  # set by the constructor (build)
 
     @property
     def sentence_first(self) -> list[int]:
-        return self._sentence_first  # type: ignore[return-value]
+        return self._sentence_first  # type: ignore[return-value]  # set by the constructor (build)
 
     @property
     def first_letters(self) -> dict[str, list[str]]:

@@ -188,7 +188,8 @@ class _Design:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
+    result: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
+    return result
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, regularisation: float) -> tuple[np.ndarray, float]:

@@ -6,11 +6,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from config.settings import load_settings
 from flows.demo import write_demo_config
 from flows.demo_server import DEFAULT_ROOT, SampleServer
 from storage.db import open_database
 from storage.models import Alert, Article
-from tasks import resources
+from tasks.runtime import Runtime
 
 pytestmark = pytest.mark.prefect
 
@@ -18,14 +19,20 @@ EXPECTED = yaml.safe_load((DEFAULT_ROOT / "expected.yaml").read_text())["pages"]
 
 
 def test_monitor_flow_runs_a_pass_and_a_quiet_second_pass(tmp_path, prefect_harness) -> None:
-    from flows.monitor import monitor
+    from flows.monitor import handing_over, monitor
 
     with SampleServer() as server:
         config = write_demo_config(tmp_path, server)
-        first = monitor(config_path=str(config))
-        second = monitor(config_path=str(config))
+        first = monitor(config_path=str(config))  # opens and closes a runtime of its own
+        # The second (every feed, due or not) runs on a runtime handed over, as `newswatch
+        # run` does: its fetcher makes the pass's requests, and the flow leaves it open.
+        feed_requests = sum(p.startswith("/feeds/") for p in server.request_log)
+        with Runtime(load_settings(config)) as runtime, handing_over(runtime):
+            second = monitor(config_path=str(config), force=True)
+            made = sum(p.startswith("/feeds/") for p in server.request_log) - feed_requests
+            assert made > 0 and runtime.fetcher.request_count == made
+            assert runtime.topics.topics  # still open: whoever created it closes it
         article_requests = [p for p in server.request_log if not p.startswith("/feeds/")]
-    resources.close_all()
 
     assert first["counts"]["articles_extracted"] == len(EXPECTED)
     assert first["counts"]["alerts_new"] > 0
@@ -47,5 +54,4 @@ def test_deliver_flow_hands_its_task_the_settings_through_prefect(tmp_path, pref
     config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'deliver.db'}"}))
     open_database(f"sqlite:///{tmp_path / 'deliver.db'}", migrate=True).dispose()
     result = deliver(config_path=str(config))
-    resources.close_all()
     assert result["sent"] == 0 and result["outcomes"] == []

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from typer.testing import CliRunner
 
-from tasks import resources
-from tasks.monitor import StageSummary
 from tasks.pass_driver import run_pass_plain
+from tasks.runtime import Runtime
+from tasks.summary import StageSummary
 from tests.support.httpserver import LocalSite
 
 CONTROL_FEED = "/control/feed.xml"
@@ -162,10 +162,8 @@ class Pipeline:
         path = self.write_config(**extra)
         settings = load_settings(path)
         started = time.monotonic()
-        try:
-            summary = run_pass_plain(settings, force=True)
-        finally:
-            resources.close_all()
+        with Runtime(settings) as runtime:
+            summary = run_pass_plain(runtime, force=True)
         seconds = time.monotonic() - started
         return Pass(summary, seconds, cli_json("feeds", path), cli_json("articles", path))
 

@@ -16,9 +16,9 @@ from config.settings import load_settings
 from flows.demo_server import SampleServer
 from storage.db import open_database
 from storage.models import Delivery
-from tasks import resources
 from tasks.notify import deliver_pending
 from tasks.pass_driver import run_pass_plain
+from tasks.runtime import Runtime
 from tests.reliability.snapshot import differences, duplicates, state
 from tests.reliability.test_crashes import cli, slow_down, write_config
 from tests.support.slack import slack_webhook
@@ -41,8 +41,8 @@ def test_two_passes_and_two_deliveries_at_once(tmp_path, database_url, reliabili
     with smtp_server() as (mail, smtp_port), slack_webhook() as hook:
         with SampleServer() as server:
             reference_config = write_config(tmp_path / "reference", server, smtp_port, hook.url)
-            run_pass_plain(load_settings(reference_config))
-            resources.close_all()
+            with Runtime(load_settings(reference_config)) as runtime:
+                run_pass_plain(runtime)
             deliver_pending(load_settings(reference_config))
             reference = state(load_settings(reference_config).resolved_database_url, [server.base_url])
         mail.messages.clear()

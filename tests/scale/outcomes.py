@@ -57,8 +57,8 @@ def reference_pass(directory: Path, server: SampleServer) -> dict:
     """The stored state after one plain pass (no Prefect, one process) over the sample."""
     from config.settings import load_settings
     from storage.db import open_database
-    from tasks import resources
     from tasks.pass_driver import run_pass_plain
+    from tasks.runtime import Runtime
 
     config = write_demo_config(directory, server)
     database_url = f"sqlite:///{directory / 'reference.db'}"
@@ -66,10 +66,8 @@ def reference_pass(directory: Path, server: SampleServer) -> dict:
     document["database_url"] = database_url
     config.write_text(yaml.safe_dump(document, sort_keys=False))
     open_database(database_url, migrate=True).dispose()
-    try:
-        run_pass_plain(load_settings(config))
-    finally:
-        resources.close_all()
+    with Runtime(load_settings(config)) as runtime:
+        run_pass_plain(runtime)
     engine = create_engine(database_url)
     try:
         with Session(engine) as session:

@@ -124,7 +124,7 @@ def _fill_published_at(bind: sa.Connection) -> None:
     updates = [
         {"story": story_id, "published": earliest[0]}
         for story_id, times in rows.items()
-        if (earliest := earliest_published(times)) is not None  # type: ignore[arg-type]
+        if (earliest := earliest_published(times)) is not None  # type: ignore[arg-type]  # rows of its four times
     ]
     if updates:
         bind.execute(

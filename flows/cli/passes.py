@@ -1,0 +1,83 @@
+"""One monitoring pass from the command line: ``newswatch run`` and the demo start it here."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from flows.cli.common import fail, quiet_prefect_environment, settings_from, topics_from
+from flows.cli.progress import ProgressMode, show_progress
+from tasks.runtime import Runtime
+
+
+class Engine(StrEnum):
+    prefect = "prefect"
+    plain = "plain"
+
+
+def run_pass(
+    config: Path | None, *, force: bool, engine: Engine, progress: ProgressMode = ProgressMode.quiet
+) -> dict[str, Any]:
+    """Run one pass (through Prefect unless ``engine`` is plain); returns the summary.
+    ``progress`` says how to show the pass while it works (on stderr)."""
+    settings = settings_from(config, "run")
+    from storage.db import DatabaseNotReady
+    from tasks.topics import TopicDefinitionError
+
+    api = None
+    runtime = Runtime(settings)  # the pass's parts; closed below, before the interpreter's exit
+    try:
+        if engine is Engine.prefect:
+            # Before anything else: a Prefect API server of the run's own (when there is
+            # no server to use) boots while this process imports and opens the database.
+            quiet_prefect_environment()
+            from flows.prefect_api import choose_api
+
+            api = choose_api(settings.schedule.server_host, settings.schedule.server_port)
+        check_ready(runtime)
+        if not settings.feeds:
+            typer.echo(f"newswatch: {config} lists no feeds; nothing to fetch (add a feeds: list of url and name)", err=True)
+        with show_progress(progress) as counts:
+            if api is None:
+                from tasks.pass_driver import run_pass_plain
+
+                summary = run_pass_plain(runtime, force=force)
+                return {"counts": dict(summary.counts), "problems": summary.problems}
+            if api.server is not None:
+                counts.note = "starting Prefect's API server for this run"
+                if settings.feeds:  # the extraction workers start on the core that waits for it
+                    runtime.extractor_pool  # noqa: B018 (opening it is the point)
+            return _run_flow(api, runtime, config, force=force)
+    except (DatabaseNotReady, TopicDefinitionError) as exc:
+        fail(str(exc))
+    finally:
+        runtime.close()
+        if api is not None:
+            api.close()
+
+
+def _run_flow(api: Any, runtime: Runtime, config: Path | None, *, force: bool) -> dict[str, Any]:
+    """The monitor flow, recorded by ``api``, on ``runtime``; returns once that API has
+    recorded it all."""
+    from flows.monitor import handing_over, monitor  # imports prefect
+    from flows.prefect_api import ApiDidNotStart, settle
+
+    api = settle(api)
+    try:
+        with api.active(), handing_over(runtime):
+            state = monitor(config_path=str(config) if config else None, force=force, return_state=True)
+            result = state.result()
+            api.wait_until_recorded(state.state_details.flow_run_id, result.get("task_runs", 0))
+    except ApiDidNotStart as exc:
+        fail(str(exc), code=1)
+    return result
+
+
+def check_ready(runtime: Runtime) -> None:
+    """Fail early, with one line, on a database or topic problem (before Prefect starts)."""
+    topics_from(runtime.settings)  # a topic mistake is one line, before anything is created
+    runtime.database  # noqa: B018 (opening them is the check)
+    runtime.topics  # noqa: B018
