@@ -38,7 +38,8 @@ class _DtdRefused(Exception):
     pass
 
 
-def _refuse_dtd(*_args: object) -> None:
+def _refuse_dtd(*_args: object) -> int:
+    """Any DOCTYPE or entity declaration stops the parse (no entity is ever expanded)."""
     raise _DtdRefused
 
 

@@ -64,7 +64,8 @@ def enqueue_feed_health(session: Session, settings: Settings, now: datetime) -> 
     # Feed order, so concurrent runs take row locks in one order (no deadlock on PostgreSQL).
     announced = select(Feed).where(Feed.down_notice_since.is_not(None)).order_by(Feed.id)
     for feed in session.scalars(announced):
-        episode = _aware(feed.down_notice_since)  # type: ignore[arg-type]
+        assert feed.down_notice_since is not None  # the query selected only these
+        episode = _aware(feed.down_notice_since)
         if feed.failing_since is not None and _aware(feed.failing_since) == episode:
             continue  # still the announced episode
         queued.up += _queue_up(session, feed, episode, {c.name for c in watchers}, now)
@@ -120,7 +121,7 @@ def _queue(
     *,
     episode: datetime | None = None,
 ) -> int:
-    since = episode or _aware(feed.failing_since)  # type: ignore[arg-type]
+    since = episode or _aware(feed.failing_since)  # type: ignore[arg-type]  # a down feed has failing_since
     payload: dict[str, Any] = {
         "feed_id": feed.id,
         "url": feed.url,

@@ -326,6 +326,37 @@ def test_topics_train_refuses_a_worse_layer_unless_forced(tmp_path: Path) -> Non
     assert data["words"] == {}
 
 
+def test_topics_train_with_the_same_settings_on_more_labels_replaces_the_layer(tmp_path: Path) -> None:
+    # A layer trained on half the labels, then retrained on all of them with its own
+    # settings: the yardstick is those settings cross-validated on the same labels, not the
+    # old layer scored on articles it was trained on, so this is never refused as worse.
+    rng = random.Random(7)
+    rows = []
+    for n in range(20):
+        for label, ending in ((1, "Ministers called it a grave breach."), (0, "Guests later enjoyed the buffet.")):
+            title, body = relevant(rng)
+            rows.append({"id": f"{label}-{n}", "title": title, "text": f"{body} {ending}", "envoy_rows": label})
+    half, whole = tmp_path / "half.jsonl", tmp_path / "whole.jsonl"
+    half.write_text("\n".join(json.dumps(r) for r in rows[:20]) + "\n", encoding="utf-8")
+    whole.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    topic = load_topics([TOPIC]).get("envoy-rows")
+    settings = TrainingSettings(words=True, min_document_frequency=2)
+    train_layer(topic, examples(topic, read_labels(half)), settings).write(tmp_path / "envoy-rows.learned.json")
+    topic_folder(tmp_path, "envoy-rows.learned.json")
+    config = tmp_path / "newswatch.yaml"
+    config.write_text("topics: envoy-rows.yaml\n", encoding="utf-8")
+    before = json.loads((tmp_path / "envoy-rows.learned.json").read_text())
+
+    result = CliRunner().invoke(app, ["topics", "train", "envoy-rows", "--labels", str(whole), "--config", str(config),
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["replaced"] is True
+    assert report["before"]["current_settings_cross_validated"] == report["after"]["cross_validated"]
+    after = json.loads((tmp_path / "envoy-rows.learned.json").read_text())
+    assert after["version"] != before["version"] and after["training"]["forced"] is False
+
+
 def test_topics_train_needs_enough_labels(tmp_path: Path) -> None:
     labels = tmp_path / "few.jsonl"
     labels.write_text(json.dumps({"id": "1", "title": "Envoy row", "text": "The ambassador was summoned.", "envoy_rows": 1}) + "\n")

@@ -429,6 +429,7 @@ def test_story_page_shows_sources_evidence_version_and_deliveries(client: TestCl
     assert "<code>abc123</code>" in html  # the topic version the alert was raised with
     # Deliveries for the story's alerts.
     assert "World desk" in html and "webhook answered 404 Not Found" in html
+    assert "<td>UK–US relations</td>" in html  # the deliveries table names topics, not ids
     assert html.count('<tr class="status-') == 2
     assert_no_raw_payload(html)
 

@@ -106,7 +106,7 @@ def slack_payload(view: MessageView) -> dict[str, Any]:
     for group in groups:
         if full:
             break
-        heading = [{"type": "divider"}]
+        heading: list[dict[str, Any]] = [{"type": "divider"}]
         if digest:
             heading.append({"type": "section", "text": {"type": "mrkdwn", "text": _cap(f"*{slack_escape(group['name'])}*")}})
         for number, story in enumerate(group["stories"]):
