@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.notify.render import intro_of, subject_of, topic_groups
+from tasks.notify.message_parts import intro_of, subject_of, topic_groups
 from tasks.notify.text import one_line, slack_escape, slack_link
 from tasks.notify.views import MessageView
 
