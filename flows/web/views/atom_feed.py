@@ -23,7 +23,7 @@ def topic_feed(context: AppContext, request: Request) -> Response:
         # Newest raised or updated first (not by publication): a reader polling the feed
         # sees every new alert, even one about a story published days ago.
         alerts = find_alerts(session, AlertQuery(topics=(topic_id,), sort="updated", limit=50)).alerts
-        originals: dict[int, list[str]] = {}
+        originals: dict[int | None, list[str]] = {}  # Article.story_id is nullable
         for story_id, url in session.execute(
             select(Article.story_id, Article.canonical_url)
             .where(Article.story_id.in_({a.story_id for a in alerts}))
