@@ -5,7 +5,7 @@
 
 A function's length is its lines from ``def`` (decorators excluded) to its last line, blank
 lines and docstring included; nested functions and methods are listed on their own, under
-their qualified name (``create_app.alerts_page``), and also count towards the function that
+their qualified name (``give_verdict.record``), and also count towards the function that
 holds them. A module's size is its physical line count. Migrations are left out: they are
 generated and never edited.
 """

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from config.settings import load_settings
 from flows.cli import app as cli
-from flows.web import app as web_app
 from flows.web import create_app
+from flows.web.views import alerts as alerts_views
 from storage.db import open_database
 from storage.export import COLUMNS, cell, csv_lines
 from tests.support.alerts import raise_alert
@@ -92,7 +92,7 @@ def test_the_cli_writes_the_same_csv_as_the_web(setup, query: str, args: list[st
 
 def test_csv_follows_filters_and_limit_and_streams_in_batches(setup, monkeypatch) -> None:
     client, _, _ = setup
-    monkeypatch.setattr(web_app, "CSV_BATCH", 1)  # every alert its own query
+    monkeypatch.setattr(alerts_views, "CSV_BATCH", 1)  # every alert its own query
     everything = rows(client.get("/alerts.csv").text)
     assert len(everything) == 4
     by_score = rows(client.get("/alerts.csv?sort=score").text)
