@@ -8,7 +8,12 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import ConfigOption, fail, open_database_or_fail, settings_from
+from flows.cli.common import ConfigOption, command_group, fail, open_database_or_fail, settings_from
+
+app = command_group(
+    "The web app: serve it, or add a person who may sign in.",
+    invoke_without_command=True, no_args_is_help=False,
+)
 
 
 def web_command(
@@ -47,6 +52,7 @@ def web_command(
         fail(str(exc))
 
 
+@app.command("add-user")
 def add_user_command(
     name: Annotated[str, typer.Argument(help="The person's name, shown with their verdicts.")],
     config: ConfigOption = None,
@@ -92,13 +98,7 @@ def _yaml_key(name: str) -> str:
     return name if isinstance(plain, dict) and name in plain else json.dumps(name, ensure_ascii=False)
 
 
-web_app = typer.Typer(
-    help="The web app: serve it, or add a person who may sign in.",
-    invoke_without_command=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
-)
-
-
-@web_app.callback()
+@app.callback()
 def web_group(
     ctx: typer.Context,
     config: ConfigOption = None,
@@ -111,14 +111,6 @@ def web_group(
     then they can sign in and mark alerts relevant or not relevant."""
     if ctx.invoked_subcommand is None:
         web_command(config=config, host=host, port=port)
-
-
-web_app.command("add-user")(add_user_command)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``web`` (and ``web add-user``) to the ``newswatch`` app."""
-    app.add_typer(web_app, name="web")
 
 
 def standalone() -> None:
