@@ -149,11 +149,12 @@ def feeds(
     settings = settings_from(config, "feeds")
     if format is FeedsFormat.opml:
         from config.opml import OpmlFeed, render_opml
+        from storage.clock import utcnow
 
         listed = [OpmlFeed(url=f.url, name=f.name, html_url=f.html_url) for f in settings.feeds]
         if not listed:
             typer.echo("newswatch: the config lists no feeds (feeds: or feed_lists:); the OPML below is empty", err=True)
-        typer.echo(render_opml(listed), nl=False)
+        typer.echo(render_opml(listed, now=utcnow()), nl=False)
         return
     with database_session(settings, read_only=True) as session:
         found = feeds_json(session)
