@@ -27,6 +27,10 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="The YAML config file (or set NEWSWATCH_CONFIG).", envvar="NEWSWATCH_CONFIG"),
 ]
 
+RequiredConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The YAML config file (database and topics).", envvar="NEWSWATCH_CONFIG"),
+]
+
 
 class TableOrJson(StrEnum):
     table = "table"

@@ -11,6 +11,7 @@ import typer
 from flows.cli.common import (
     ConfigOption,
     FormatOption,
+    RequiredConfigOption,
     TableOrJson,
     TextFormatOption,
     TextOrJson,
@@ -242,7 +243,7 @@ def _explain_stored(
 @app.command()
 def backtest(
     topic: Annotated[str, typer.Argument(help="The topic id.")],
-    config: Annotated[Path, typer.Option("--config", "-c", help="The YAML config file (database and topics).", envvar="NEWSWATCH_CONFIG")],
+    config: RequiredConfigOption,
     since: Annotated[str, typer.Option(help="Articles published since: 30d, 12h, 2w or an ISO date.")] = "30d",
     format: FormatOption = TableOrJson.table,
 ) -> None:

@@ -10,6 +10,9 @@ import typer
 
 from flows.cli.common import ConfigOption, command_group, fail, open_database_or_fail, settings_from
 
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default: web.host, 127.0.0.1).")]
+PortOption = Annotated[int | None, typer.Option(help="Port (default: web.port, 8080).")]
+
 app = command_group(
     "The web app: serve it, or add a person who may sign in.",
     invoke_without_command=True, no_args_is_help=False,
@@ -18,8 +21,8 @@ app = command_group(
 
 def web_command(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on (default: web.host, 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: web.port, 8080).")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
 ) -> None:
     """Serve the web app: alerts, stories, topics, feeds, Atom feeds and a JSON API.
 
@@ -102,8 +105,8 @@ def _yaml_key(name: str) -> str:
 def web_group(
     ctx: typer.Context,
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on (default: web.host, 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: web.port, 8080).")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
 ) -> None:
     """Serve the web app: alerts, stories, topics, feeds, Atom feeds and a JSON API.
 
