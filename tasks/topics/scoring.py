@@ -154,6 +154,13 @@ def source_allowed(topic: Topic, doc: Document) -> bool:
     return any(_one_source_allowed(topic, carrier, doc.url) for carrier in carriers)
 
 
+def _source_refused(doc: Document) -> str:
+    """Why the topic's source filter kept the article out, naming what carried it."""
+    if len(doc.carriers) > 1:
+        return f"no source of {', '.join(doc.carriers)} is allowed by the topic's sources"
+    return f"source {doc.source or doc.url!r} is excluded by the topic's sources"
+
+
 def _one_source_allowed(topic: Topic, source: str | None, url: str | None) -> bool:
     places = [p.lower() for p in (source, url) if p]
     hosts = [urlsplit(p).hostname or p for p in places]
@@ -210,11 +217,7 @@ def score_topic(topic: Topic, index: DocumentIndex, complete: bool = False) -> T
     language_reason = f"language {doc.language!r} is not one of {sorted(topic.languages or [])}"
     if not language_allowed(topic, doc) and stop(language_reason):
         return result
-    if len(doc.carriers) > 1:
-        source_reason = f"no source of {', '.join(doc.carriers)} is allowed by the topic's sources"
-    else:
-        source_reason = f"source {doc.source or doc.url!r} is excluded by the topic's sources"
-    if not source_allowed(topic, doc) and stop(source_reason):
+    if not source_allowed(topic, doc) and stop(_source_refused(doc)):
         return result
     blocked = bool(result.reasons)
 
