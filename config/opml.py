@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 from xml.etree.ElementTree import Element, SubElement, indent, tostring
@@ -105,12 +105,15 @@ def read_feed_list(path: Path) -> list[OpmlFeed]:
     return feeds
 
 
-def render_opml(feeds: list[OpmlFeed], *, title: str = "newswatch feeds", now: datetime | None = None) -> str:
-    """An OPML 2.0 document listing ``feeds``, with an XML declaration."""
+def render_opml(feeds: list[OpmlFeed], *, now: datetime, title: str = "newswatch feeds") -> str:
+    """An OPML 2.0 document listing ``feeds``, with an XML declaration, created ``now``.
+
+    The caller reads the time (storage/clock.py, newswatch's one clock): config/ sits
+    below storage/ and never imports it, so it has no clock of its own."""
     opml = Element("opml", version="2.0")
     head = SubElement(opml, "head")
     SubElement(head, "title").text = title
-    SubElement(head, "dateCreated").text = format_datetime(now or datetime.now(UTC), usegmt=True)
+    SubElement(head, "dateCreated").text = format_datetime(now, usegmt=True)
     body = SubElement(opml, "body")
     for feed in feeds:
         label = _NOT_XML.sub("", feed.name or feed.url)

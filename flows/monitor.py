@@ -59,6 +59,7 @@ def run_monitor(
     ``drive_pass`` decides what runs when (feed batches, two article lanes, analysis
     overlapping them); here each step is a task, at feed-batch or article-batch size.
     """
+    # A duration, so the monotonic clock, not the wall clock (storage/clock.py).
     started = time.monotonic()
     summary = StageSummary()
     # quote(): Prefect would otherwise walk the runtime (and its settings: 500 feeds, ~12 ms

@@ -18,7 +18,8 @@ from storage.db import Database
 from storage.dialect import take_analysis_lock
 from storage.models import Article
 from tasks.summary import StageSummary
-from tasks.topics import Document, TopicSet
+from tasks.topics import TopicSet
+from tasks.topics.backtest import article_document
 
 if TYPE_CHECKING:
     from tasks.stories.assign import StoryFeatures
@@ -69,25 +70,16 @@ class _Prepared:
 
 
 def _basis(article: Article) -> tuple[Any, ...]:
-    document = _document(article)
-    return (article.version, article.content_hash, document.title, document.language, document.source)
+    document = article_document(article)
+    return (article.version, article.content_hash, document.title, document.language, document.sources)
 
 
 def _prepare(article: Article, topics: TopicSet) -> _Prepared:
     from tasks.stories.assign import story_features
 
-    matches = topics.match(_document(article))
+    matches = topics.match(article_document(article))
     return _Prepared(
         basis=_basis(article),
         story=story_features(article),
         matches=[MatchRecord(m.topic_id, m.score, m.version, m.evidence, m.learned, m.threshold) for m in matches],
     )
-
-
-def _document(article: Article) -> Document:
-    source = article.sources[0].feed.url if article.sources else None
-    return Document(
-        title=article.title or "", body=article.text or "", language=article.language,
-        source=source, url=article.canonical_url,
-    )
-

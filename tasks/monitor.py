@@ -258,7 +258,7 @@ def process_articles(runtime: Runtime, *, limit: int = 100) -> StageSummary:
     pending_extractions: dict[Future[Extracted], tuple[ArticleWork, FetchResult]] = {}
     ready: list[tuple[int, ExtractionRecord]] = []
     queue = list(reversed(batch))
-    last_store = time.monotonic()
+    last_store = time.monotonic()  # a duration: the monotonic clock (storage/clock.py)
 
     def flush() -> None:
         nonlocal last_store

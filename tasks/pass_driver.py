@@ -146,6 +146,7 @@ def drive_pass(
 def run_pass_plain(runtime: Runtime, *, force: bool = False) -> StageSummary:
     """One pass without Prefect: the flow's steps and order, on thread pools. The caller
     owns ``runtime`` (and closes it)."""
+    # A duration, so the monotonic clock, not the wall clock (storage/clock.py).
     started = time.monotonic()
     summary = StageSummary()
     feeds = monitor.prepare_pass(runtime, force=force)

@@ -21,7 +21,14 @@ from tasks.topics import Document, TopicDefinitionError, load_topics
 from tasks.topics.evaluation import read_labels
 from tasks.topics.learned import LearnedLayer
 from tasks.topics.scoring import score_topic
-from tasks.topics.training import TrainingSettings, examples, layer_probability, train_layer
+from tasks.topics.training import (
+    TooFewLabels,
+    TrainingSettings,
+    compare_training,
+    examples,
+    layer_probability,
+    train_layer,
+)
 
 TOPIC = {
     "id": "envoy-rows",
@@ -269,6 +276,53 @@ def test_training_and_matching_compute_the_same_probability(tmp_path: Path) -> N
             assert scored.learned.probability == pytest.approx(layer_probability(topic.learned, example))
 
 
+def word_ending_labels(path: Path) -> Path:
+    """Relevant and passing articles that differ only in one closing sentence, which no
+    rule or feature query looks at: only a layer that weighs words can tell them apart."""
+    rng = random.Random(5)
+    rows = []
+    for n in range(20):
+        for label, ending in ((1, "Ministers called it a grave breach."), (0, "Guests later enjoyed the buffet.")):
+            title, body = relevant(rng)
+            rows.append({"id": f"{label}-{n}", "title": title, "text": f"{body} {ending}", "envoy_rows": label})
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_compare_training_finds_settings_worse_than_the_current_layers(tmp_path: Path) -> None:
+    labels = read_labels(word_ending_labels(tmp_path / "labels.jsonl"))
+    plain = load_topics([TOPIC]).get("envoy-rows")
+    with_words = TrainingSettings(words=True, min_document_frequency=2)
+    layer = train_layer(plain, examples(plain, labels), with_words)
+    topic = replace(plain, learned=layer)
+    data = examples(topic, labels)
+
+    same = compare_training(topic, data)  # the current layer's own settings
+    assert same.settings == same.base and same.settings.words is True
+    assert same.current_settings is same.after and not same.worse
+    assert same.current_layer is not None and same.rules_alone.f1 < same.after.f1
+
+    without_words = compare_training(topic, data, words=False)
+    assert without_words.settings.words is False and without_words.base.words is True
+    assert without_words.current_settings is not None
+    assert without_words.after.f1 < without_words.current_settings.f1 and without_words.worse
+    report = without_words.to_dict()
+    assert report["replaced"] is False and report["settings"]["words"] is False
+    assert report["before"]["current_settings_cross_validated"]["f1"] > report["after"]["cross_validated"]["f1"]
+    record = without_words.layer_record(["labels.jsonl"], forced=True, replaces=layer.version)
+    assert record["forced"] is True and record["replaces"] == layer.version
+
+
+def test_compare_training_without_a_layer_is_never_worse_and_needs_enough_labels(tmp_path: Path) -> None:
+    topic = load_topics([TOPIC]).get("envoy-rows")
+    data = examples(topic, read_labels(write_labels(tmp_path / "labels.jsonl")))
+    fresh = compare_training(topic, data)
+    assert fresh.current_layer is None and fresh.current_settings is None and not fresh.worse
+    assert fresh.to_dict()["before"]["current_layer"] is None
+    with pytest.raises(TooFewLabels, match="needs at least 5 of each"):
+        compare_training(topic, [e for e in data if e.label][:3] + [e for e in data if not e.label])
+
+
 # The commands ----------------------------------------------------------------------
 
 
@@ -294,16 +348,7 @@ def test_topics_train_writes_a_layer_and_list_shows_its_figures(tmp_path: Path) 
 
 
 def test_topics_train_refuses_a_worse_layer_unless_forced(tmp_path: Path) -> None:
-    # Relevant and passing articles here differ only in one closing sentence, which no
-    # rule or feature query looks at: only a layer that weighs words can tell them apart.
-    rng = random.Random(5)
-    rows = []
-    for n in range(20):
-        for label, ending in ((1, "Ministers called it a grave breach."), (0, "Guests later enjoyed the buffet.")):
-            title, body = relevant(rng)
-            rows.append({"id": f"{label}-{n}", "title": title, "text": f"{body} {ending}", "envoy_rows": label})
-    labels = tmp_path / "labels.jsonl"
-    labels.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    labels = word_ending_labels(tmp_path / "labels.jsonl")
     topic = load_topics([TOPIC]).get("envoy-rows")
     train_layer(topic, examples(topic, read_labels(labels)), TrainingSettings(words=True, min_document_frequency=2)).write(
         tmp_path / "envoy-rows.learned.json"

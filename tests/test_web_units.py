@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from config.settings import load_settings
-from flows.cli.web import register
+from flows.cli import web as web_cli
 from flows.web.atom import topic_atom
 from flows.web.charts import (
     alerts_per_day_svg,
@@ -242,7 +242,7 @@ def test_exposure_warning_only_for_open_public_addresses(tmp_path: Path) -> None
 
 def cli() -> typer.Typer:
     app = typer.Typer()
-    register(app)
+    app.add_typer(web_cli.app, name="web")
 
     @app.command("other")
     def other() -> None:  # a second command, so typer keeps "web" as a subcommand name

@@ -11,17 +11,24 @@ from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from config.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from tasks.topics import TopicSet
 
 EXIT_USAGE = 2
 
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="The YAML config file (or set NEWSWATCH_CONFIG).", envvar="NEWSWATCH_CONFIG"),
+]
+
+RequiredConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The YAML config file (database and topics).", envvar="NEWSWATCH_CONFIG"),
 ]
 
 
@@ -36,11 +43,25 @@ class TextOrJson(StrEnum):
 
 
 FormatOption = Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")]
+TextFormatOption = Annotated[TextOrJson, typer.Option("--format", "-f", help="text or json.")]
 LimitOption = Annotated[
     int | None, typer.Option(min=1, max=1_000_000_000, help="At most this many (newest first).")
 ]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def command_group(help: str, **options: Any) -> typer.Typer:
+    """A Typer for one module's commands, with the settings every part of the CLI shares."""
+    settings: dict[str, Any] = {
+        "no_args_is_help": True,
+        "add_completion": False,
+        "pretty_exceptions_enable": False,
+        # Plain help and errors: flags read as flags (--all / --no-all, not "--all <bool>"),
+        # and a usage error is one "Error: …" line, not a box that wraps it.
+        "rich_markup_mode": None,
+    }
+    return typer.Typer(help=help, **{**settings, **options})
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -78,7 +99,7 @@ def settings_from(config: Path | None, command: str | None = None) -> Settings:
         fail(f"{exc} (the file named by {CONFIG_ENV})" if from_environment else str(exc))
 
 
-def topics_from(settings: Settings) -> Any:
+def topics_from(settings: Settings) -> TopicSet:
     """The config's topics (its ``topics:`` setting, or the shipped ones), or exit with one line."""
     from tasks.topics import TopicDefinitionError, load_topics
 
@@ -112,6 +133,30 @@ def open_database_or_fail(settings: Settings, *, read_only: bool = False, migrat
         return open_database(settings.resolved_database_url, migrate=migrate, create=not read_only)
     except DatabaseNotReady as exc:
         fail(str(exc))
+
+
+def check_topic(session: Any, settings: Settings, topic: str) -> None:
+    """``--topic`` must name a configured topic or one with stored alerts."""
+    from sqlalchemy import select
+
+    from storage.models import Alert
+
+    configured = {t.id for t in topics_from(settings).topics}
+    known = configured | set(session.scalars(select(Alert.topic_id).distinct()))
+    if topic not in known:
+        fail(f"--topic {topic!r}: no such topic (known: {', '.join(sorted(known)) or 'none'})")
+
+
+@contextmanager
+def read_session(settings: Settings) -> Iterator[Any]:
+    """A session that reads the configured database and keeps nothing (a dry run): never
+    creating or migrating it, rolled back at the end whatever happened."""
+    db = open_database_or_fail(settings, read_only=True, migrate=False)
+    try:
+        with db.reader() as session:
+            yield session
+    finally:
+        db.dispose()
 
 
 @contextmanager

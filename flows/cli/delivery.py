@@ -15,7 +15,9 @@ import typer
 
 from flows.cli.common import (
     ConfigOption,
+    FormatOption,
     TableOrJson,
+    command_group,
     fail,
     open_database_or_fail,
     print_json,
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
     from storage.deliveries import SubscriberState
     from tasks.notify.preview import Preview
 
+app = command_group("Delivery: deliver, subscribers, preview.")
+
+
 class Channel(StrEnum):
     email = "email"
     slack = "slack"
@@ -38,10 +43,11 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
 
 
+@app.command("deliver")
 def deliver_command(
     config: ConfigOption = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Send at most N messages.")] = None,
-    output: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")] = TableOrJson.table,
+    output: FormatOption = TableOrJson.table,
 ) -> None:
     """Send pending alerts, updates and due digests by email and Slack."""
     from tasks.notify import deliver_pending
@@ -87,9 +93,10 @@ def _state_dict(state: SubscriberState) -> dict[str, Any]:
     }
 
 
+@app.command("subscribers")
 def subscribers_command(
     config: ConfigOption = None,
-    output: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")] = TableOrJson.table,
+    output: FormatOption = TableOrJson.table,
 ) -> None:
     """Subscribers: state, channels, last delivery, failures (never secrets)."""
     from storage.deliveries import subscriber_states
@@ -126,6 +133,7 @@ def subscribers_command(
                        f"{terminal_safe(r['last_failure'], 200)}")
 
 
+@app.command("preview")
 def preview_command(
     subscriber: Annotated[str | None, typer.Argument(help="The subscriber's name from the config.")] = None,
     config: ConfigOption = None,
@@ -186,10 +194,3 @@ def _print_preview(result: Preview, channel: Channel, html: Path | None) -> None
         except OSError as exc:
             fail(f"cannot write {html}: {exc.strerror or exc}")
         typer.echo(f"# HTML written to {html}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the delivery commands to the ``newswatch`` app."""
-    app.command("deliver")(deliver_command)
-    app.command("subscribers")(subscribers_command)
-    app.command("preview")(preview_command)

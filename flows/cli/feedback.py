@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import ConfigOption, database_session, fail, settings_from, terminal_safe
+from flows.cli.common import (
+    ConfigOption,
+    command_group,
+    database_session,
+    fail,
+    settings_from,
+    terminal_safe,
+)
+
+app = command_group("A person's verdict on an alert.")
 
 
 def os_user() -> str:
@@ -18,6 +27,7 @@ def os_user() -> str:
         return ""
 
 
+@app.command("feedback")
 def feedback_command(
     alert_id: Annotated[int, typer.Argument(help="The alert's id (`newswatch alerts` lists them).", min=1, max=2**31 - 1)],
     verdict: Annotated[str, typer.Argument(help="relevant or not-relevant.", metavar="relevant|not-relevant")],
@@ -46,8 +56,3 @@ def feedback_command(
     except FeedbackError as exc:
         fail(str(exc))
     typer.echo(f"alert {alert_id} ({terminal_safe(topic, 80)}): {verdict}, by {terminal_safe(name, 80)}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``feedback`` to the ``newswatch`` app."""
-    app.command("feedback")(feedback_command)

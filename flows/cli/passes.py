@@ -4,18 +4,49 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import fail, quiet_prefect_environment, settings_from, topics_from
-from flows.cli.progress import ProgressMode, show_progress
+from flows.cli.common import (
+    ConfigOption,
+    TextOrJson,
+    command_group,
+    fail,
+    print_json,
+    quiet_prefect_environment,
+    settings_from,
+    topics_from,
+)
+from flows.cli.progress import ProgressMode, choose_mode, show_progress
+from flows.cli.report import print_pass_summary
 from tasks.runtime import Runtime
+
+app = command_group("One monitoring pass.")
 
 
 class Engine(StrEnum):
     prefect = "prefect"
     plain = "plain"
+
+
+@app.command("run")
+def run(
+    config: ConfigOption = None,
+    all_feeds: Annotated[bool, typer.Option("--all/--no-all", help="Poll failing feeds too, ignoring their backoff.")] = False,
+    engine: Annotated[Engine, typer.Option(help="prefect (default) or plain: the same stages without Prefect.")] = Engine.prefect,
+    output: Annotated[TextOrJson, typer.Option("--format", "-f", help="text or json summary.")] = TextOrJson.text,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress while the pass works (the summary still prints).")] = False,
+) -> None:
+    """Run one monitoring pass: fetch feeds and articles, match topics, record alerts.
+
+    While it works it shows its progress on stderr: a live line on a terminal, a log line
+    every few seconds otherwise, nothing with --quiet."""
+    result = run_pass(config, force=all_feeds, engine=engine, progress=choose_mode(quiet))
+    if output is TextOrJson.json:
+        print_json(result)
+    else:
+        print_pass_summary(result["counts"], result["problems"])
 
 
 def run_pass(

@@ -3,46 +3,38 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from flows.cli.common import TableOrJson, TextOrJson, parse_since, topics_from
-from flows.cli.common import fail as _fail
+from flows.cli.common import (
+    ConfigOption,
+    FormatOption,
+    RequiredConfigOption,
+    TableOrJson,
+    TextFormatOption,
+    TextOrJson,
+    check_topic,
+    command_group,
+    fail,
+    parse_since,
+    print_json,
+    read_session,
+    settings_from,
+    topics_from,
+)
 from storage.clock import utcnow
 
 if TYPE_CHECKING:
-    from config.settings import Settings
     from tasks.topics import Document, TopicSet
+    from tasks.topics.training import TrainingComparison
 
 EXIT_FOUND_PROBLEMS = 1
 
-app = typer.Typer(
-    help="Watch topics: list, validate, explain a match, dry-run on stored articles, evaluate.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-
-
-
-
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="The YAML config file (its topics: setting).", envvar="NEWSWATCH_CONFIG"),
-]
-
-
-
-
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
+app = command_group("Watch topics: list, validate, explain a match, dry-run on stored articles, evaluate.")
+labels_app = command_group("Labelled articles from the desk's verdicts, for `topics train --labels`.")
+app.add_typer(labels_app, name="labels")
 
 
 def _one_line(value: Any, limit: int) -> str:
@@ -51,42 +43,26 @@ def _one_line(value: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _settings(config: Path | None) -> Settings:
-    from config.settings import ConfigError, load_settings
-
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        _fail(str(exc))
-
-
 def _topics(config: Path | None) -> TopicSet:
     """The config's topics (its topics: setting), or the shipped ones without a config."""
-    from tasks.topics import TopicDefinitionError, load_topics
-
-    if config is None:
-        try:
-            return load_topics(None)
-        except TopicDefinitionError as exc:
-            _fail(str(exc))
-    return topics_from(_settings(config))
+    return topics_from(settings_from(config))
 
 
 def _known_topic(topics: TopicSet, topic_id: str) -> None:
     if topic_id not in {t.id for t in topics.topics}:
         known = ", ".join(t.id for t in topics.topics) or "none"
-        _fail(f"no topic {topic_id!r} (known: {known})")
+        fail(f"no topic {topic_id!r} (known: {known})")
 
 
 @app.command("list")
 def list_topics(
     config: ConfigOption = None,
-    format: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")] = TableOrJson.table,
+    format: FormatOption = TableOrJson.table,
 ) -> None:
     """List the topics in effect: id, version, name and where each is defined."""
     topics = _topics(config)
     if format is TableOrJson.json:
-        _print_json([
+        print_json([
             {"id": t.id, "name": t.name, "version": t.version, "description": t.description,
              "file": t.file, "min_score": t.min_score, "rules": [r.name for r in t.rules],
              "features": sorted(t.features), "learned": _learned_summary(t)}
@@ -148,7 +124,7 @@ def check(
     from tasks.topics.matcher import check_group_file
 
     if not file.exists():
-        _fail(f"{file}: no such file or folder; give a topic YAML file or a folder of them")
+        fail(f"{file}: no such file or folder; give a topic YAML file or a folder of them")
     try:
         topics = load_topics(str(file), Path.cwd())
         groups = check_group_file(file) if file.is_file() else 0
@@ -170,7 +146,7 @@ def _document_from_file(path: Path) -> Document:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        _fail(f"{path}: cannot read: {exc.strerror or exc}")
+        fail(f"{path}: cannot read: {exc.strerror or exc}")
     head = raw[:2048].lstrip().lower()
     if path.suffix.lower() in (".html", ".htm") or head.startswith((b"<!doctype html", b"<html")):
         return _document_from_html(raw, path.resolve().as_uri())
@@ -180,21 +156,12 @@ def _document_from_file(path: Path) -> Document:
 
 
 def _document_from_html(html: bytes, url: str, charset: str | None = None) -> Document:
+    from tasks.extract import ExtractionInput, extract_article
     from tasks.topics import Document
 
-    try:
-        from tasks.extract import ExtractionInput, extract_article
-    except ImportError:  # the extractor module is optional here; trafilatura does the job
-        import trafilatura
-
-        found = trafilatura.bare_extraction(html.decode(charset or "utf-8", errors="replace"), url=url) or {}
-        if not isinstance(found, dict):
-            found = found.as_dict()
-        return Document(title=found.get("title") or "", body=found.get("text") or "",
-                        language=found.get("language"), url=url)
     extracted = extract_article(ExtractionInput(url=url, html=html, charset=charset))
     if not extracted.text:
-        _fail(f"{url}: no article text could be extracted")
+        fail(f"{url}: no article text could be extracted")
     return Document(title=extracted.title or "", body=extracted.text, language=extracted.language, url=url)
 
 
@@ -206,16 +173,14 @@ def _document_from_url(url: str, config: Path | None) -> Document:
     except ValueError:
         parts = None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        _fail(f"--url {url!r}: give an absolute http:// or https:// URL (or save the page and use --file)")
-    try:
-        from tasks.http import Fetcher, FetchPolicy, Outcome
-    except ImportError:
-        _fail("fetching URLs is not available in this build; save the page and use --file")
-    settings = _settings(config)
+        fail(f"--url {url!r}: give an absolute http:// or https:// URL (or save the page and use --file)")
+    from tasks.http import Fetcher, FetchPolicy, Outcome
+
+    settings = settings_from(config)
     with Fetcher(FetchPolicy.from_settings(settings.fetch)) as fetcher:
         result = fetcher.fetch(url)
     if result.outcome != Outcome.OK or not result.body:
-        _fail(f"{url}: could not fetch: {result.status}")
+        fail(f"{url}: could not fetch: {result.status}")
     return _document_from_html(result.body, result.final_url or url, result.charset)
 
 
@@ -227,11 +192,11 @@ def explain(
     alert: Annotated[int | None, typer.Option(min=1, help="A stored alert: each article of its story (needs --config).")] = None,
     article: Annotated[int | None, typer.Option(min=1, help="A stored article (needs --config).")] = None,
     config: ConfigOption = None,
-    format: Annotated[TextOrJson, typer.Option("--format", "-f", help="text or json.")] = TextOrJson.text,
+    format: TextFormatOption = TextOrJson.text,
 ) -> None:
     """Show, term by term, why an article matches a topic or why not."""
     if sum(x is not None for x in (url, file, alert, article)) != 1:
-        _fail("give exactly one of --url URL, --file FILE, --alert ID or --article ID")
+        fail("give exactly one of --url URL, --file FILE, --alert ID or --article ID")
     if alert is not None or article is not None:
         _explain_stored(topic, alert, article, config, format)
         return
@@ -240,7 +205,7 @@ def explain(
     doc = _document_from_file(file) if file is not None else _document_from_url(str(url), config)
     explanation = topics.explain(doc, topic)
     if format is TextOrJson.json:
-        _print_json({"title": doc.title, **explanation.to_dict()})
+        print_json({"title": doc.title, **explanation.to_dict()})
     else:
         typer.echo(f"article: {_one_line(doc.title, 120) or '(no title)'}")
         typer.echo(explanation.render())
@@ -255,22 +220,22 @@ def _explain_stored(
     from tasks.topics.stored import StoredNotFound, explain_stored_alert, explain_stored_article
 
     if config is None:
-        _fail(f"--{'alert' if alert is not None else 'article'} reads the database: give --config FILE")
-    settings = _settings(config)
+        fail(f"--{'alert' if alert is not None else 'article'} reads the database: give --config FILE")
+    settings = settings_from(config)
     topics = topics_from(settings)
     _known_topic(topics, topic)
     try:
-        with _read_session(settings) as session:
+        with read_session(settings) as session:
             if alert is not None:
                 found: Any = explain_stored_alert(session, topics, topic, alert)
             else:
                 found = explain_stored_article(session, topics, topic, int(article or 0))
     except StoredNotFound as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except SQLAlchemyError as exc:
-        _fail(f"cannot read the database: {_one_line(exc, 200)}")
+        fail(f"cannot read the database: {_one_line(exc, 200)}")
     if format is TextOrJson.json:
-        _print_json(found.to_dict())
+        print_json(found.to_dict())
     else:
         typer.echo(found.render())
 
@@ -278,26 +243,26 @@ def _explain_stored(
 @app.command()
 def backtest(
     topic: Annotated[str, typer.Argument(help="The topic id.")],
-    config: Annotated[Path, typer.Option("--config", "-c", help="The YAML config file (database and topics).", envvar="NEWSWATCH_CONFIG")],
+    config: RequiredConfigOption,
     since: Annotated[str, typer.Option(help="Articles published since: 30d, 12h, 2w or an ISO date.")] = "30d",
-    format: Annotated[TableOrJson, typer.Option("--format", "-f", help="table or json.")] = TableOrJson.table,
+    format: FormatOption = TableOrJson.table,
 ) -> None:
     """Dry run over stored articles: list what would have alerted. Creates and sends nothing."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from tasks.topics.backtest import backtest as run_backtest
 
-    settings = _settings(config)
+    settings = settings_from(config)
     topics = topics_from(settings)
     _known_topic(topics, topic)
     cutoff = parse_since(since, utcnow())
     try:
-        with _read_session(settings) as session:
+        with read_session(settings) as session:
             report = run_backtest(session, topics, topic, cutoff)
     except SQLAlchemyError as exc:
-        _fail(f"cannot read the database: {_one_line(exc, 200)}")
+        fail(f"cannot read the database: {_one_line(exc, 200)}")
     if format is TableOrJson.json:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
         return
     typer.echo(
         f"{report.topic_id} v{report.version}: {len(report.hits)} of {report.scanned} stored article(s)"
@@ -308,43 +273,6 @@ def backtest(
         evidence = hit.evidence[0]["text"] if hit.evidence else ""
         typer.echo(f"  #{hit.article_id:<6} {when}  score {hit.score:<6g} {_one_line(hit.title, 90)}")
         typer.echo(f"          {_one_line(evidence, 140)}")
-
-
-def _read_session(settings: Settings):  # type: ignore[no-untyped-def]  # returns a local context manager
-    """A session on the configured database, never migrating it (a dry run writes nothing)."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def session_scope():  # type: ignore[no-untyped-def]  # yields a Session of either kind
-        try:
-            from storage.db import DatabaseNotReady, open_database
-        except ImportError:  # before storage/db.py: a plain engine on the same URL
-            from sqlalchemy import create_engine
-            from sqlalchemy.orm import Session
-
-            engine = create_engine(settings.resolved_database_url)
-            try:
-                with Session(engine) as session:
-                    yield session
-                    session.rollback()
-            finally:
-                engine.dispose()
-            return
-        try:
-            db = open_database(settings.resolved_database_url, migrate=False, create=False)
-        except DatabaseNotReady as exc:
-            _fail(str(exc))
-        try:
-            session = db.sessions()
-            try:
-                yield session
-            finally:
-                session.rollback()  # a dry run: whatever happened, nothing is kept
-                session.close()
-        finally:
-            db.dispose()
-
-    return session_scope()
 
 
 @app.command("eval")
@@ -367,7 +295,7 @@ def evaluate(
     from tasks.topics.evaluation import evaluate as score
 
     if feedback == (labels is not None):
-        _fail("give exactly one of --labels FILE or --feedback (with --config FILE)")
+        fail("give exactly one of --labels FILE or --feedback (with --config FILE)")
     if feedback:
         _evaluate_feedback(config, format, min_precision)
         return
@@ -376,15 +304,15 @@ def evaluate(
     try:
         articles = read_labels(labels)
     except LabelsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if split is not None:
         found = sorted({a.split for a in articles if a.split is not None})
         articles = [a for a in articles if a.split == split]
         if not articles:
-            _fail(f"{labels}: no rows with split {split!r} (found: {', '.join(found) or 'no split column'})")
+            fail(f"{labels}: no rows with split {split!r} (found: {', '.join(found) or 'no split column'})")
     scores = score(topics, articles)
     if not scores:
-        _fail(f"{labels}: no label column for any topic (expected one of: "
+        fail(f"{labels}: no label column for any topic (expected one of: "
               + ", ".join(t.id.replace("-", "_") for t in topics.topics) + ")")
     below = [
         s.topic_id for s in scores
@@ -392,7 +320,7 @@ def evaluate(
         or (min_recall is not None and s.recall < min_recall)
     ]
     if format is TableOrJson.json:
-        _print_json({"articles": len(articles), "topics": [s.to_dict() for s in scores], "below_floor": below})
+        print_json({"articles": len(articles), "topics": [s.to_dict() for s in scores], "below_floor": below})
     else:
         typer.echo(f"{len(articles)} labelled article(s)")
         typer.echo(render_scores(scores))
@@ -406,24 +334,23 @@ def _evaluate_feedback(config: Path | None, format: TableOrJson, min_precision: 
     """Precision per topic from the verdicts stored in the config's database."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from flows.cli.common import settings_from
     from storage.feedback import topic_feedback
     from tasks.topics.evaluation import feedback_report, render_feedback
 
     settings = settings_from(config, "topics eval --feedback")
     configured = [t.id for t in topics_from(settings).topics]
     try:
-        with _read_session(settings) as session:
+        with read_session(settings) as session:
             report = feedback_report(topic_feedback(session, configured))
     except SQLAlchemyError as exc:
-        _fail(f"cannot read the database: {_one_line(exc, 200)}")
+        fail(f"cannot read the database: {_one_line(exc, 200)}")
     below = [
         r["topic"] for r in report
         if min_precision is not None and r["precision"] is not None and r["precision"] < min_precision
     ]
     judged = sum(r["judged"] for r in report)
     if format is TableOrJson.json:
-        _print_json({"source": "feedback", "judged_alerts": judged, "topics": report, "below_floor": below})
+        print_json({"source": "feedback", "judged_alerts": judged, "topics": report, "below_floor": below})
     else:
         typer.echo(f"{judged} alert(s) with a verdict on record (precision = relevant / alerts with a verdict)")
         typer.echo(render_feedback(report))
@@ -443,7 +370,7 @@ def train(
     force: Annotated[bool, typer.Option("--force", help="Replace the current layer even if the figures say the new one is worse (recorded in the layer).")] = False,
     words: Annotated[bool | None, typer.Option("--words/--no-words", help="Also weigh words and word pairs (default: as the current layer, else no).")] = None,
     regularisation: Annotated[float | None, typer.Option(min=1e-6, max=1e6, help="C of the logistic model: smaller is simpler (default: as the current layer, else 0.03).")] = None,
-    format: Annotated[TextOrJson, typer.Option("--format", "-f", help="text or json.")] = TextOrJson.text,
+    format: TextFormatOption = TextOrJson.text,
 ) -> None:
     """Train the topic's learned layer from labelled articles, with cross-validated figures.
 
@@ -455,15 +382,8 @@ def train(
     """
     from dataclasses import replace
 
-    from tasks.topics.evaluation import LabelsError, label_column, read_labels
-    from tasks.topics.training import (
-        TrainingSettings,
-        cross_validate,
-        examples,
-        layer_figures,
-        rules_figures,
-        train_layer,
-    )
+    from tasks.topics.evaluation import LabelsError, read_labels
+    from tasks.topics.training import TooFewLabels, compare_training, examples, train_layer
 
     topics = _topics(config)
     _known_topic(topics, topic)
@@ -473,83 +393,62 @@ def train(
         for path in labels:
             articles += [a for a in read_labels(path) if split is None or a.split == split]
     except LabelsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     data = examples(chosen, articles)
-    column = label_column(chosen.id)
-    positives = sum(e.label for e in data)
-    current = chosen.learned
-    base = TrainingSettings(**(current.training.get("settings") or {})) if current is not None else TrainingSettings()
-    settings = replace(
-        base,
-        words=base.words if words is None else words,
-        regularisation=base.regularisation if regularisation is None else regularisation,
-    )
-    if positives < settings.folds or len(data) - positives < settings.folds:
-        _fail(f"{chosen.id}: {len(data)} article(s) carry a {column} label, {positives} relevant;"
-              f" training needs at least {settings.folds} of each (label more articles)")
-
-    rules_alone = rules_figures(chosen, data)
-    # The current layer scored as it stands is shown, but it is no fair yardstick: it may
-    # have been trained on some of these very articles. The refusal compares like with
-    # like instead: the current layer's settings cross-validated on these labels, by the
-    # same folds as the new layer. The same settings on more labels are never "worse".
-    current_figures = layer_figures(current, chosen, data) if current is not None else None
-    after = cross_validate(replace(chosen, learned=None), data, settings)
-    current_recipe = None
-    if current is not None:
-        current_recipe = after if settings == base else cross_validate(replace(chosen, learned=None), data, base)
-    worse = current_recipe is not None and after.f1 < current_recipe.f1
-    report = {
-        "topic": chosen.id,
-        "articles": len(data),
-        "relevant": positives,
-        "settings": settings.to_dict(),
-        "before": {"rules_alone": rules_alone.to_dict(),
-                   "current_layer": current_figures.to_dict() if current_figures else None,
-                   "current_settings_cross_validated": current_recipe.to_dict() if current_recipe else None},
-        "after": {"cross_validated": after.to_dict()},
-        "replaced": False,
-    }
+    try:
+        comparison = compare_training(chosen, data, words=words, regularisation=regularisation)
+    except TooFewLabels as exc:
+        fail(str(exc))
     if format is TextOrJson.text:
-        typer.echo(f"{chosen.id}: {len(data)} labelled article(s), {positives} relevant")
-        typer.echo(f"  before  rules alone:            {_figures_line(rules_alone.to_dict())}")
-        if current_figures is not None and current_recipe is not None:
-            typer.echo(f"  before  current layer v{current.version} as it stands"  # type: ignore[union-attr]
-                       f" (may include articles it was trained on): {_figures_line(current_figures.to_dict())}")
-            typer.echo(f"  before  current layer's settings, {base.folds}-fold CV x{base.repeats}:"
-                       f" {_figures_line(current_recipe.to_dict())}")
-        typer.echo(f"  after   new layer, {settings.folds}-fold CV x{settings.repeats}: {_figures_line(after.to_dict())}")
-    if worse and not force:
-        if format is TextOrJson.json:
-            _print_json(report)
-        typer.echo(
-            f"newswatch: not replacing the layer of {chosen.id}: cross-validated F1 {after.f1:.3f} is below the"
-            f" {current_recipe.f1:.3f} of the current layer's settings on these labels"  # type: ignore[union-attr]
-            " (use --force to replace it anyway)",
-            err=True,
-        )
-        raise typer.Exit(EXIT_FOUND_PROBLEMS)
-
-    record = {
-        "labels": [p.name + (f" (split {split})" if split else "") for p in labels],
-        "figures": {"cross_validated": after.to_dict(), "rules_alone": rules_alone.to_dict()},
-        "forced": bool(worse and force),
-    }
-    if current is not None:
-        record["replaces"] = current.version
-    layer = train_layer(replace(chosen, learned=None), data, settings, record)
+        _print_comparison(comparison, chosen.learned.version if chosen.learned else None)
+    if comparison.worse and not force:
+        _refuse_worse_layer(comparison, format)
+    current = chosen.learned
+    record = comparison.layer_record(
+        [p.name + (f" (split {split})" if split else "") for p in labels],
+        forced=comparison.worse and force, replaces=current.version if current is not None else None,
+    )
+    layer = train_layer(replace(chosen, learned=None), data, comparison.settings, record)
     target = output or _layer_path(chosen)
     try:
         layer.write(target)
     except OSError as exc:
-        _fail(f"{target}: cannot write the layer: {exc.strerror or exc}")
-    report.update({"replaced": True, "file": str(target), "version": layer.version})
+        fail(f"{target}: cannot write the layer: {exc.strerror or exc}")
     if format is TextOrJson.json:
-        _print_json(report)
+        print_json({**comparison.to_dict(), "replaced": True, "file": str(target), "version": layer.version})
         return
     typer.echo(f"wrote {target} (version {layer.version}, probability threshold {layer.threshold:.2f})")
     if current is None or (current.path and Path(current.path).resolve() != target.resolve()):
         typer.echo(f"to use it, add to the topic {chosen.id!r}:  learned: {target.name}")
+
+
+def _print_comparison(comparison: TrainingComparison, current_version: str | None) -> None:
+    """The figures before and after a training run, one line each."""
+    typer.echo(f"{comparison.topic_id}: {comparison.articles} labelled article(s), {comparison.relevant} relevant")
+    typer.echo(f"  before  rules alone:            {_figures_line(comparison.rules_alone.to_dict())}")
+    if comparison.current_layer is not None and comparison.current_settings is not None:
+        base, current = comparison.base, comparison.current_layer
+        typer.echo(f"  before  current layer v{current_version} as it stands"
+                   f" (may include articles it was trained on): {_figures_line(current.to_dict())}")
+        typer.echo(f"  before  current layer's settings, {base.folds}-fold CV x{base.repeats}:"
+                   f" {_figures_line(comparison.current_settings.to_dict())}")
+    settings = comparison.settings
+    typer.echo(f"  after   new layer, {settings.folds}-fold CV x{settings.repeats}:"
+               f" {_figures_line(comparison.after.to_dict())}")
+
+
+def _refuse_worse_layer(comparison: TrainingComparison, format: TextOrJson) -> NoReturn:
+    """Keep the current layer: the new settings cross-validate worse on these labels."""
+    if format is TextOrJson.json:
+        print_json(comparison.to_dict())
+    assert comparison.current_settings is not None  # worse means there is a current layer
+    typer.echo(
+        f"newswatch: not replacing the layer of {comparison.topic_id}: cross-validated F1"
+        f" {comparison.after.f1:.3f} is below the {comparison.current_settings.f1:.3f} of the"
+        " current layer's settings on these labels (use --force to replace it anyway)",
+        err=True,
+    )
+    raise typer.Exit(EXIT_FOUND_PROBLEMS)
 
 
 def _layer_path(topic: Any) -> Path:
@@ -559,41 +458,28 @@ def _layer_path(topic: Any) -> Path:
     return folder / f"{topic.id}.learned.json"
 
 
-labels_app = typer.Typer(
-    help="Labelled articles from the desk's verdicts, for `topics train --labels`.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
-)
-app.add_typer(labels_app, name="labels")
-
-
 @labels_app.command("export")
 def export_labels(
     topic: Annotated[str, typer.Option("--topic", help="The topic id: one topic per file.")],
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="The YAML config file (database and topics).", envvar="NEWSWATCH_CONFIG")] = None,
+    config: ConfigOption = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="The JSONL file to write (default: TOPIC.labels.jsonl here).")] = None,
 ) -> None:
     """Write the articles of the topic's judged alerts as labelled JSONL (the dev set's format):
     title, text and the topic's 0/1 column from the verdict (relevant is 1)."""
-    from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
-    from flows.cli.common import settings_from
     from storage.feedback import judged_articles
-    from storage.models import Alert
     from tasks.topics.evaluation import feedback_label_rows, label_column
 
     settings = settings_from(config, "topics labels export")
-    configured = {t.id for t in topics_from(settings).topics}
     try:
-        with _read_session(settings) as session:
-            known = configured | set(session.scalars(select(Alert.topic_id).distinct()))
-            if topic not in known:
-                _fail(f"--topic {topic!r}: no such topic (known: {', '.join(sorted(known)) or 'none'})")
+        with read_session(settings) as session:
+            check_topic(session, settings, topic)
             rows = feedback_label_rows(topic, judged_articles(session, topic))
     except SQLAlchemyError as exc:
-        _fail(f"cannot read the database: {_one_line(exc, 200)}")
+        fail(f"cannot read the database: {_one_line(exc, 200)}")
     if not rows:
-        _fail(f"--topic {topic}: no verdicts on record for its alerts; record some with "
+        fail(f"--topic {topic}: no verdicts on record for its alerts; record some with "
               "`newswatch feedback ALERT_ID relevant|not-relevant` first")
     target = output or Path(f"{topic}.labels.jsonl")
     try:
@@ -601,7 +487,7 @@ def export_labels(
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
     except OSError as exc:
-        _fail(f"{target}: cannot write: {exc.strerror or exc}")
+        fail(f"{target}: cannot write: {exc.strerror or exc}")
     relevant = sum(row[label_column(topic)] for row in rows)
     typer.echo(f"wrote {len(rows)} labelled article(s) of {topic} to {target}: {relevant} relevant, "
                f"{len(rows) - relevant} not relevant")

@@ -8,13 +8,21 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import ConfigOption, fail, open_database_or_fail, settings_from
+from flows.cli.common import ConfigOption, command_group, fail, open_database_or_fail, settings_from
+
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on (default: web.host, 127.0.0.1).")]
+PortOption = Annotated[int | None, typer.Option(help="Port (default: web.port, 8080).")]
+
+app = command_group(
+    "The web app: serve it, or add a person who may sign in.",
+    invoke_without_command=True, no_args_is_help=False,
+)
 
 
 def web_command(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on (default: web.host, 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: web.port, 8080).")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
 ) -> None:
     """Serve the web app: alerts, stories, topics, feeds, Atom feeds and a JSON API.
 
@@ -47,6 +55,7 @@ def web_command(
         fail(str(exc))
 
 
+@app.command("add-user")
 def add_user_command(
     name: Annotated[str, typer.Argument(help="The person's name, shown with their verdicts.")],
     config: ConfigOption = None,
@@ -92,18 +101,12 @@ def _yaml_key(name: str) -> str:
     return name if isinstance(plain, dict) and name in plain else json.dumps(name, ensure_ascii=False)
 
 
-web_app = typer.Typer(
-    help="The web app: serve it, or add a person who may sign in.",
-    invoke_without_command=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
-)
-
-
-@web_app.callback()
+@app.callback()
 def web_group(
     ctx: typer.Context,
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on (default: web.host, 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default: web.port, 8080).")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
 ) -> None:
     """Serve the web app: alerts, stories, topics, feeds, Atom feeds and a JSON API.
 
@@ -111,14 +114,6 @@ def web_group(
     then they can sign in and mark alerts relevant or not relevant."""
     if ctx.invoked_subcommand is None:
         web_command(config=config, host=host, port=port)
-
-
-web_app.command("add-user")(add_user_command)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``web`` (and ``web add-user``) to the ``newswatch`` app."""
-    app.add_typer(web_app, name="web")
 
 
 def standalone() -> None:

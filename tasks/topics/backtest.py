@@ -65,10 +65,12 @@ class BacktestReport:
 
 
 def article_document(article: Article) -> Document:
-    source = article.sources[0].feed.url if article.sources else None
+    """A stored article as topics see it, with the feed URL of every source that carried it
+    (in the order they carried it: ``source`` stays the first)."""
+    feeds = tuple(dict.fromkeys(s.feed.url for s in article.sources))
     return Document(
         title=article.title or "", body=article.text or "", language=article.language,
-        source=source, url=article.canonical_url,
+        source=feeds[0] if feeds else None, url=article.canonical_url, sources=feeds,
     )
 
 

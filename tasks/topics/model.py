@@ -8,13 +8,23 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Document:
-    """An article as the matcher sees it. ``source`` is the feed URL or the outlet's host."""
+    """An article as the matcher sees it. ``source`` is the feed URL or the outlet's host
+    (of the first feed that carried it); ``sources`` are those of every feed that carried
+    it, which a topic's source filter weighs (tasks/topics/scoring.py, source_allowed)."""
 
     title: str
     body: str
     language: str | None = None
     source: str | None = None
     url: str | None = None
+    sources: tuple[str, ...] = ()
+
+    @property
+    def carriers(self) -> tuple[str, ...]:
+        """Every feed (URL or host) that carried the article: ``sources``, else ``source``."""
+        if self.sources:
+            return self.sources
+        return (self.source,) if self.source else ()
 
 
 @dataclass

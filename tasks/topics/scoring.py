@@ -139,9 +139,30 @@ def describe_score(score: float, threshold: float) -> str:
 
 
 def source_allowed(topic: Topic, doc: Document) -> bool:
+    """Whether the topic's ``sources_include``/``sources_exclude`` let the article through.
+
+    Each feed that carried the article is weighed with the article's own URL: the article
+    passes when at least one of them passes (that feed and the URL not excluded, and one
+    of the two included when the topic lists includes). An excluded URL or host of the
+    article itself therefore excludes it whatever carried it; a feed excluded by the topic
+    does not hide an article another, allowed, feed carried too. A feed that carries the
+    article later can only let it through, never withdraw an alert already made.
+    """
     if not topic.sources_include and not topic.sources_exclude:
         return True
-    places = [p.lower() for p in (doc.source, doc.url) if p]
+    carriers: tuple[str | None, ...] = doc.carriers or (None,)
+    return any(_one_source_allowed(topic, carrier, doc.url) for carrier in carriers)
+
+
+def _source_refused(doc: Document) -> str:
+    """Why the topic's source filter kept the article out, naming what carried it."""
+    if len(doc.carriers) > 1:
+        return f"no source of {', '.join(doc.carriers)} is allowed by the topic's sources"
+    return f"source {doc.source or doc.url!r} is excluded by the topic's sources"
+
+
+def _one_source_allowed(topic: Topic, source: str | None, url: str | None) -> bool:
+    places = [p.lower() for p in (source, url) if p]
     hosts = [urlsplit(p).hostname or p for p in places]
 
     def listed(entry: str) -> bool:
@@ -196,8 +217,7 @@ def score_topic(topic: Topic, index: DocumentIndex, complete: bool = False) -> T
     language_reason = f"language {doc.language!r} is not one of {sorted(topic.languages or [])}"
     if not language_allowed(topic, doc) and stop(language_reason):
         return result
-    source_reason = f"source {doc.source or doc.url!r} is excluded by the topic's sources"
-    if not source_allowed(topic, doc) and stop(source_reason):
+    if not source_allowed(topic, doc) and stop(_source_refused(doc)):
         return result
     blocked = bool(result.reasons)
 

@@ -406,3 +406,107 @@ def _count(figures: Figures, alert: bool, label: int) -> None:
 
 def _r(value: float) -> float:
     return float(round(float(value), 6))
+
+
+# Retraining: the figures before and after, and whether the new layer is worse -------------
+
+
+class TooFewLabels(ValueError):
+    """Too few relevant or not relevant articles for the folds of cross-validation."""
+
+
+@dataclass(frozen=True)
+class TrainingComparison:
+    """What ``topics train`` weighs before it replaces a topic's layer.
+
+    ``current_layer`` is the current layer scored as it stands: shown, but no fair
+    yardstick, since it may have been trained on some of these very articles. The refusal
+    compares like with like instead: ``current_settings``, the current layer's settings
+    cross-validated on these labels by the same folds as the new layer (``after``). The
+    same settings on more labels are therefore never "worse".
+    """
+
+    topic_id: str
+    articles: int
+    relevant: int
+    base: TrainingSettings  # the current layer's settings (the defaults without a layer)
+    settings: TrainingSettings  # the new layer's
+    rules_alone: Figures
+    current_layer: Figures | None
+    current_settings: Figures | None
+    after: Figures
+
+    @property
+    def worse(self) -> bool:
+        """The new settings cross-validate below the current layer's on these labels."""
+        return self.current_settings is not None and self.after.f1 < self.current_settings.f1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report of ``topics train --format json`` (before the layer is written)."""
+        return {
+            "topic": self.topic_id,
+            "articles": self.articles,
+            "relevant": self.relevant,
+            "settings": self.settings.to_dict(),
+            "before": {
+                "rules_alone": self.rules_alone.to_dict(),
+                "current_layer": self.current_layer.to_dict() if self.current_layer else None,
+                "current_settings_cross_validated": (
+                    self.current_settings.to_dict() if self.current_settings else None
+                ),
+            },
+            "after": {"cross_validated": self.after.to_dict()},
+            "replaced": False,
+        }
+
+    def layer_record(self, labels: Sequence[str], *, forced: bool, replaces: str | None) -> dict[str, Any]:
+        """What the new layer records of its training (beside its settings and counts)."""
+        record: dict[str, Any] = {
+            "labels": list(labels),
+            "figures": {"cross_validated": self.after.to_dict(), "rules_alone": self.rules_alone.to_dict()},
+            "forced": forced,
+        }
+        if replaces is not None:
+            record["replaces"] = replaces
+        return record
+
+
+def training_settings(
+    current: LearnedLayer | None, *, words: bool | None = None, regularisation: float | None = None
+) -> tuple[TrainingSettings, TrainingSettings]:
+    """The current layer's settings (the defaults without one) and the new run's: the
+    current ones with ``words`` and ``regularisation`` changed where given."""
+    base = TrainingSettings(**(current.training.get("settings") or {})) if current is not None else TrainingSettings()
+    chosen = replace(
+        base,
+        words=base.words if words is None else words,
+        regularisation=base.regularisation if regularisation is None else regularisation,
+    )
+    return base, chosen
+
+
+def compare_training(
+    topic: Topic, data: Sequence[Example], *, words: bool | None = None, regularisation: float | None = None
+) -> TrainingComparison:
+    """The figures before (rules alone, the current layer, its settings cross-validated)
+    and after (the new settings, by the same folds). Raises :class:`TooFewLabels` when
+    either side has fewer articles than folds."""
+    current = topic.learned
+    base, settings = training_settings(current, words=words, regularisation=regularisation)
+    relevant = sum(e.label for e in data)
+    if relevant < settings.folds or len(data) - relevant < settings.folds:
+        raise TooFewLabels(
+            f"{topic.id}: {len(data)} article(s) carry a {label_column(topic.id)} label, {relevant} relevant;"
+            f" training needs at least {settings.folds} of each (label more articles)"
+        )
+    without_layer = replace(topic, learned=None)
+    after = cross_validate(without_layer, data, settings)
+    current_settings = None
+    if current is not None:
+        current_settings = after if settings == base else cross_validate(without_layer, data, base)
+    return TrainingComparison(
+        topic_id=topic.id, articles=len(data), relevant=relevant, base=base, settings=settings,
+        rules_alone=rules_figures(topic, data),
+        current_layer=layer_figures(current, topic, data) if current is not None else None,
+        current_settings=current_settings, after=after,
+    )
