@@ -44,7 +44,7 @@ DOCKERFILE = (REPO / "Dockerfile").read_text()
 # NEWSWATCH_ variables that are not settings fields, and the code that reads each.
 NON_SETTING_VARIABLES = {
     "NEWSWATCH_CONFIG": REPO / "config" / "settings.py",  # the config file's path
-    "NEWSWATCH_NOTIFY_SLACK_WEBHOOK": REPO / "flows" / "cli" / "__init__.py",  # bootstrap's option
+    "NEWSWATCH_NOTIFY_SLACK_WEBHOOK": REPO / "flows" / "cli" / "operations.py",  # bootstrap's option
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|WEBHOOK|API_KEY", re.IGNORECASE)
 
