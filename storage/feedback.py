@@ -113,12 +113,6 @@ def alert_verdict(current: list[Feedback]) -> str | None:
     return RELEVANT if relevant * 2 > len(current) else NOT_RELEVANT
 
 
-def feedback_json(row: Feedback) -> dict[str, Any]:
-    from storage.serialize import iso
-
-    return {"verdict": row.verdict, "by": row.by, "note": row.note, "created_at": iso(row.created_at)}
-
-
 @dataclass(frozen=True)
 class TopicFeedback:
     """A topic's alerts as the desk judged them: precision over the judged ones."""

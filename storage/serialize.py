@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.evidence import readable_evidence
-from storage.feedback import alert_verdict, current_feedback, feedback_json
+from storage.feedback import alert_verdict, current_feedback
 from storage.models import Alert, AlertMatch, Article, ArticleSource, Feed, Feedback, Story
 from storage.published import PublishedSource, effective_published
 
@@ -30,6 +30,10 @@ class TopicLabels(Protocol):
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def feedback_json(row: Feedback) -> dict[str, Any]:
+    return {"verdict": row.verdict, "by": row.by, "note": row.note, "created_at": iso(row.created_at)}
 
 
 def source_json(source: ArticleSource) -> dict[str, Any]:
