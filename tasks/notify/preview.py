@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.digest_calendar import digest_key
 from config.settings import Settings, SubscriberConfig
-from storage.deliveries import digest_key, digest_so_far, next_pending_delivery
+from storage.deliveries import digest_so_far, next_pending_delivery
 from storage.feed_health import FEED_HEALTH_KINDS
 from storage.models import Alert, Delivery, Subscriber
 from tasks.notify.feed_health import feed_notice, feed_notice_slack, render_feed_notice_email
