@@ -301,8 +301,8 @@ def test_real_passes_against_a_feed_that_dies_and_comes_back(
     """The whole path: real fetches of a local feed (200, then 404, then 200 again), passes
     recording them, deliver runs sending to the real SMTP server and Slack stand-in."""
     from storage.clock import utcnow
-    from tasks import resources
     from tasks.pass_driver import run_pass_plain
+    from tasks.runtime import Runtime
     from tests.support.httpserver import Reply as SiteReply
 
     status = {"code": 200}
@@ -317,24 +317,22 @@ def test_real_passes_against_a_feed_that_dies_and_comes_back(
         "feeds": [{"url": local_site.url("/feed.xml"), "name": "Harbour Times"}],
         "fetch": {"allow_private_networks": [local_site.allow_rule], "analysis_process": False},
     })
-    try:
-        assert run_pass_plain(settings).counts.get("feeds_ok") == 1
+    with Runtime(settings) as runtime:
+        assert run_pass_plain(runtime).counts.get("feeds_ok") == 1
         status["code"] = 404
-        assert run_pass_plain(settings, force=True).counts.get("feeds_failed") == 1
+        assert run_pass_plain(runtime, force=True).counts.get("feeds_failed") == 1
         deliver_pending(settings, utcnow())
         assert subjects(smtp) == []
-        run_pass_plain(settings, force=True)
+        run_pass_plain(runtime, force=True)
         deliver_pending(settings, utcnow() + 25 * HOUR)
         deliver_pending(settings, utcnow() + 26 * HOUR)
         assert subjects(smtp) == ["[newswatch] Feed down: Harbour Times"]
         assert "HTTP 404" in smtp[0].messages[0].message.get_body(("plain",)).get_content()
         status["code"] = 200
-        back = run_pass_plain(settings, force=True).counts  # the same bytes as before: not modified
+        back = run_pass_plain(runtime, force=True).counts  # the same bytes as before: not modified
         assert back.get("feeds_failed", 0) == 0 and back.get("feeds_not_modified") == 1
         deliver_pending(settings, utcnow() + 27 * HOUR)
         deliver_pending(settings, utcnow() + 28 * HOUR)
-    finally:
-        resources.close_all()
     assert subjects(smtp) == ["[newswatch] Feed down: Harbour Times", "[newswatch] Feed back: Harbour Times"]
     assert [p["text"] for p in slack.payloads] == ["Feed down: Harbour Times", "Feed back: Harbour Times"]
     assert all(m.rcpt_tos == ["ops@example.org"] for m in smtp[0].messages)
