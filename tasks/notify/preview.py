@@ -16,7 +16,8 @@ from storage.deliveries import digest_so_far, next_pending_delivery
 from storage.feed_health import FEED_HEALTH_KINDS
 from storage.models import Alert, Delivery, Subscriber
 from tasks.notify.feed_health import feed_notice, feed_notice_slack, render_feed_notice_email
-from tasks.notify.render import RenderedEmail, render_email, render_slack
+from tasks.notify.render import RenderedEmail, render_email
+from tasks.notify.slack_blocks import render_slack
 from tasks.notify.topics import TopicDirectory, topic_directory, topic_name
 from tasks.notify.views import MessageView, message_view
 

@@ -260,10 +260,3 @@ def _address_header(value: str) -> str:
         raise ValueError(f"not an email address: {one_line(value, 80)!r}")
     local, _, domain = address.rpartition("@")
     return str(Address(display_name=one_line(name, 100), username=local, domain=domain))
-
-
-def render_slack(view: MessageView) -> dict[str, Any]:
-    """An incoming-webhook payload: Block Kit blocks plus a plain ``text`` fallback."""
-    from tasks.notify.slack_blocks import slack_payload
-
-    return slack_payload(view)
