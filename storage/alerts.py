@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from storage.deliveries import enqueue_for_alert  # queued in the alert's own transaction
 from storage.dialect import insert_ignore
 from storage.evidence import ArticleEvidence, merge_story_evidence
 from storage.models import Alert, AlertMatch, Article, Story
@@ -57,8 +58,6 @@ def record_matches(
     ``new_story``: the story was started by this article in this transaction, so it has
     no alerts yet (without matches there is nothing to look up).
     """
-    from storage.deliveries import enqueue_for_alert
-
     counts = AlertCounts()
     if article.story_id is None:
         raise ValueError(f"article {article.id} has no story yet")

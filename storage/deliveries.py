@@ -19,14 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from config.settings import DigestConfig, Settings, SubscriberConfig
+# The digest calendar (when a period starts and ends) is pure and lives next to the config
+# it reads; this module only records which period each digest covered.
+from config.digest_calendar import current_period, digest_key, next_digest_time, period_is_due
+from config.settings import Settings, SubscriberConfig
 from storage.dialect import insert_ignore
 from storage.models import Alert, Delivery, Subscriber
 
@@ -34,7 +36,6 @@ Channel = Literal["email", "slack"]
 # How long a claim protects a row being sent; longer than any SMTP/HTTP timeout we use.
 DEFAULT_LEASE_SECONDS = 300.0
 DUE_STATUSES = ("pending", "sending")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 # Subscribers ------------------------------------------------------------------------------
@@ -207,41 +208,6 @@ def _enqueue_story_message(
 # Digests ----------------------------------------------------------------------------------
 
 
-def latest_digest_boundary(digest: DigestConfig, now: datetime) -> datetime:
-    """The most recent moment at or before ``now`` when this digest falls due (UTC)."""
-    zone = ZoneInfo(digest.timezone)
-    local = _aware(now).astimezone(zone)
-    hour, minute = (int(part) for part in digest.at.split(":"))
-    if digest.every == "hourly":
-        candidate = local.replace(minute=minute, second=0, microsecond=0)
-        if candidate > local:
-            candidate -= timedelta(hours=1)
-        return candidate.astimezone(UTC)
-    day = local.date()
-    if digest.every == "weekly":
-        day -= timedelta(days=(day.weekday() - WEEKDAYS.index(digest.weekday)) % 7)
-    step = timedelta(days=7 if digest.every == "weekly" else 1)
-    candidate_local = datetime.combine(day, time(hour, minute), tzinfo=zone)
-    if candidate_local > local:
-        candidate_local = datetime.combine(day - step, time(hour, minute), tzinfo=zone)
-    return candidate_local.astimezone(UTC)
-
-
-def previous_digest_boundary(digest: DigestConfig, boundary: datetime) -> datetime:
-    """The boundary one period before ``boundary`` (local wall-clock arithmetic, DST-safe)."""
-    if digest.every == "hourly":
-        return boundary - timedelta(hours=1)
-    zone = ZoneInfo(digest.timezone)
-    local = boundary.astimezone(zone)
-    step = timedelta(days=7 if digest.every == "weekly" else 1)
-    hour, minute = (int(part) for part in digest.at.split(":"))
-    return datetime.combine(local.date() - step, time(hour, minute), tzinfo=zone).astimezone(UTC)
-
-
-def digest_key(subscriber_name: str, period_start: datetime) -> str:
-    return f"digest:{subscriber_name}:{_aware(period_start).isoformat()}"
-
-
 def digest_alerts(
     session: Session,
     config: SubscriberConfig,
@@ -283,11 +249,10 @@ def enqueue_due_digests(session: Session, settings: Settings, now: datetime) -> 
         row = rows.get(config.name)
         if row is None or config.mode != "digest":
             continue
-        end = latest_digest_boundary(config.digest, now)
-        last = _aware(row.last_digest_at) if row.last_digest_at is not None else None
-        if last is not None and last >= end:
+        period = current_period(config.digest, now, row.last_digest_at)
+        if not period_is_due(period, row.last_digest_at):
             continue
-        start = last or previous_digest_boundary(config.digest, end)
+        start, end = period.start, period.end
         alerts = digest_alerts(session, config, row, start, end)
         if alerts:
             ids = [alert.id for alert in alerts]
@@ -499,11 +464,11 @@ def subscriber_states(session: Session, settings: Settings, now: datetime) -> li
         mode = config.mode if config else (row.mode if row else "immediate")
         next_digest = due = None
         if config is not None and config.mode == "digest":
-            boundary = latest_digest_boundary(config.digest, now)
-            last = _aware(row.last_digest_at) if row is not None and row.last_digest_at else None
+            covered = row.last_digest_at if row is not None else None
+            period = current_period(config.digest, now, covered)
             next_digest = next_digest_time(config.digest, now)
             # A period ended and not yet covered: the next deliver run sends its digest.
-            due = boundary if row is not None and (last is None or last < boundary) else None
+            due = period.end if row is not None and period_is_due(period, covered) else None
         states.append(
             SubscriberState(
                 name=name,
@@ -523,25 +488,6 @@ def subscriber_states(session: Session, settings: Settings, now: datetime) -> li
             )
         )
     return states
-
-
-def next_digest_time(digest: DigestConfig, now: datetime) -> datetime:
-    """The first digest time strictly after ``now`` (never one in the past)."""
-    upcoming = _next_boundary(digest, latest_digest_boundary(digest, now))
-    while upcoming <= _aware(now):
-        upcoming = _next_boundary(digest, upcoming)
-    return upcoming
-
-
-def _next_boundary(digest: DigestConfig, boundary: datetime) -> datetime:
-    """The boundary after ``boundary``. Probing a little past one period finds it even when
-    a DST change makes the period 23 or 25 hours long."""
-    probe = {
-        "hourly": timedelta(hours=1),
-        "daily": timedelta(hours=26),
-        "weekly": timedelta(days=7, hours=2),
-    }[digest.every]
-    return latest_digest_boundary(digest, boundary + probe)
 
 
 def next_pending_delivery(
@@ -571,11 +517,5 @@ def digest_so_far(
             name=config.name,
             baseline_at=now if settings.delivery.baseline_on_first_run else None,
         )
-    boundary = latest_digest_boundary(config.digest, now)
-    if row.last_digest_at is not None and _aware(row.last_digest_at) >= boundary:
-        start = _aware(row.last_digest_at)
-    else:
-        start = _aware(row.last_digest_at) if row.last_digest_at else previous_digest_boundary(
-            config.digest, boundary
-        )
+    start = current_period(config.digest, now, row.last_digest_at).start
     return start, now, digest_alerts(session, config, row, start, now)

@@ -11,10 +11,7 @@ WALL_CLOCK = re.compile(r"\b(?:datetime\.(?:now|utcnow|today)|date\.today|time\.
 THE_CLOCK = Path("storage/clock.py")
 # Modules whose own rework routes them through storage.clock; listed so that no new one
 # slips in meanwhile. Remove an entry once its module is clean.
-PENDING = {
-    Path("tasks/notify/dispatch.py"): "delivery's default clock when no `now` is passed",
-    Path("flows/web/accounts.py"): "a session cookie's expiry in epoch seconds",
-}
+PENDING: dict[Path, str] = {}
 
 
 def wall_clock_readers() -> dict[Path, list[int]]:

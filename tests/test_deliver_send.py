@@ -355,12 +355,12 @@ def test_crash_before_sending_sends_exactly_once(
     handler, port = smtp
     settings = settings_for(tmp_path, port, None)
     queue_alert(database, settings)
-    import tasks.notify.dispatch as dispatch
+    import tasks.notify.channels as channels
 
     def die(*args: Any, **kwargs: Any) -> Any:
         raise SystemExit("killed while rendering")
 
-    monkeypatch.setattr(dispatch, "render_email", die)
+    monkeypatch.setattr(channels, "render_email", die)
     with pytest.raises(SystemExit):
         deliver_pending(settings, T0, database=database, lease_seconds=60)
     monkeypatch.undo()
@@ -460,16 +460,16 @@ def test_a_rendering_bug_fails_that_row_and_the_run_goes_on(
     settings = settings_for(tmp_path, port, None)
     queue_alert(database, settings, title="Breaks the template")
     queue_alert(database, settings, title="Fine")
-    import tasks.notify.dispatch as dispatch
+    import tasks.notify.channels as channels
 
-    real = dispatch.render_email
+    real = channels.render_email
 
     def fragile(view: Any) -> Any:
         if view.stories[0].title == "Breaks the template":
             raise KeyError("missing field")
         return real(view)
 
-    monkeypatch.setattr(dispatch, "render_email", fragile)
+    monkeypatch.setattr(channels, "render_email", fragile)
     summary = deliver_pending(settings, T0, database=database)
     assert (summary.sent, summary.failed) == (1, 1)
     failed = deliveries(database)[0]

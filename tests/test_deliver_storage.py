@@ -9,15 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from config.settings import DigestConfig
 from storage.db import Database, open_database
 from storage.deliveries import (
     claim_next,
     enqueue_due_digests,
     enqueue_for_alert,
-    latest_digest_boundary,
-    next_digest_time,
-    previous_digest_boundary,
     record_failure,
     record_sent,
     subscriber_states,
@@ -151,27 +147,6 @@ def test_second_topic_on_same_story_is_an_update_not_a_second_story(
         assert rows(session)[-1].not_before is None  # the window is over
 
 
-def test_digest_boundaries_follow_the_local_clock() -> None:
-    daily = DigestConfig(every="daily", at="08:00", timezone="Europe/London")
-    # 28 Nov: London is on GMT, so 08:00 local is 08:00 UTC.
-    assert latest_digest_boundary(daily, datetime(2026, 11, 28, 7, 59, tzinfo=UTC)) == datetime(
-        2026, 11, 27, 8, 0, tzinfo=UTC
-    )
-    assert latest_digest_boundary(daily, datetime(2026, 11, 28, 8, 0, tzinfo=UTC)) == datetime(
-        2026, 11, 28, 8, 0, tzinfo=UTC
-    )
-    summer = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # BST: 08:00 local is 07:00 UTC
-    assert latest_digest_boundary(daily, summer) == datetime(2026, 7, 1, 7, 0, tzinfo=UTC)
-    # Clocks go back on 25 Oct 2026: the period ending then is 25 hours long, not 24.
-    end = datetime(2026, 10, 25, 8, 0, tzinfo=UTC)
-    assert previous_digest_boundary(daily, end) == datetime(2026, 10, 24, 7, 0, tzinfo=UTC)
-    weekly = DigestConfig(every="weekly", at="09:30", timezone="UTC", weekday="mon")
-    # 28 Nov 2026 is a Saturday; the last Monday was 23 Nov.
-    assert latest_digest_boundary(weekly, T0) == datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-    hourly = DigestConfig(every="hourly", at="00:15", timezone="UTC")
-    assert latest_digest_boundary(hourly, T0) == datetime(2026, 11, 28, 8, 15, tzinfo=UTC)
-
-
 def test_digest_is_queued_once_per_period_with_new_and_updated_alerts(
     database: Database, tmp_path: Path
 ) -> None:
@@ -261,25 +236,6 @@ def test_growth_while_a_message_is_in_flight_is_not_lost(database: Database, tmp
         update_row = rows(session)[-1]
         assert update_row.kind == "update" and update_row.not_before == later(hours=6, minutes=1)
 
-
-
-def test_next_digest_time_is_never_in_the_past() -> None:
-    daily = DigestConfig(every="daily", at="08:00", timezone="Europe/London")
-    assert next_digest_time(daily, datetime(2026, 11, 28, 7, 59, tzinfo=UTC)) == datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-    # At the boundary itself, and just after it, the next one is tomorrow's.
-    for now in (datetime(2026, 11, 28, 8, 0, tzinfo=UTC), datetime(2026, 11, 28, 8, 1, tzinfo=UTC)):
-        assert next_digest_time(daily, now) == datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
-    # Across the spring clock change 08:00 London is 07:00 UTC.
-    assert next_digest_time(daily, datetime(2026, 3, 28, 9, 0, tzinfo=UTC)) == datetime(2026, 3, 29, 7, 0, tzinfo=UTC)
-    hourly = DigestConfig(every="hourly", at="00:15")
-    assert next_digest_time(hourly, datetime(2026, 11, 28, 9, 20, tzinfo=UTC)) == datetime(2026, 11, 28, 10, 15, tzinfo=UTC)
-    weekly = DigestConfig(every="weekly", at="09:00", weekday="mon")
-    sat = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-    assert next_digest_time(weekly, sat) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-    for config in (daily, hourly, weekly):
-        for hours in range(0, 24 * 8, 5):
-            now = sat + timedelta(hours=hours, minutes=7)
-            assert now < next_digest_time(config, now) <= now + timedelta(days=7, hours=1)
 
 
 def test_subscriber_state_shows_a_future_digest_and_the_one_due_now(database: Database, tmp_path: Path) -> None:

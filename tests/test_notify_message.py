@@ -11,7 +11,8 @@ import pytest
 from config.settings import SubscriberConfig
 from storage.db import Database
 from tasks.notify.evidence import quote_of, strongest
-from tasks.notify.render import build_email, render_email, render_slack
+from tasks.notify.render import build_email, render_email
+from tasks.notify.slack_blocks import render_slack
 from tasks.notify.topics import TopicInfo
 from tasks.notify.views import MessageView, message_view
 from tests.support.messages import (

@@ -10,7 +10,8 @@ from email.policy import SMTP, default
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks.notify.render import build_email, message_id, render_email, render_slack, subject_of
+from tasks.notify.render import build_email, message_id, render_email, subject_of
+from tasks.notify.slack_blocks import render_slack
 from tasks.notify.text import one_line, safe_link, slack_escape, slack_link
 from tasks.notify.views import MessageView, SourceView, StoryView
 from tasks.retry_after import parse_retry_after as retry_after_seconds

@@ -15,8 +15,9 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from dataclasses import dataclass
+
+from storage.clock import utcnow
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -109,7 +110,7 @@ class Accounts:
     def new_session(self, user: str | None, now: float | None = None) -> tuple[Session, str]:
         """A fresh session (a new nonce, so signing in never keeps an old token) and its cookie value."""
         session = Session(user=user, nonce=secrets.token_urlsafe(16),
-                          expires=int((now or time.time()) + SESSION_SECONDS))
+                          expires=int((now or utcnow().timestamp()) + SESSION_SECONDS))
         payload = _urlsafe(json.dumps([session.user, session.nonce, session.expires]).encode("utf-8"))
         return session, f"{payload}.{self._sign(payload)}"
 
@@ -124,7 +125,7 @@ class Accounts:
             user, nonce, expires = json.loads(_unurlsafe(payload))
         except (ValueError, TypeError, binascii.Error):
             return None
-        if not isinstance(nonce, str) or not isinstance(expires, int) or expires < (now or time.time()):
+        if not isinstance(nonce, str) or not isinstance(expires, int) or expires < (now or utcnow().timestamp()):
             return None
         if user is not None and user not in self.users:
             return None  # removed from the config since: signed out

@@ -6,7 +6,8 @@
 
 from tasks.notify.dispatch import DeliveryHooks, DeliverySummary, deliver_pending
 from tasks.notify.outcome import SendError, Sent
-from tasks.notify.render import message_id, render_email, render_slack
+from tasks.notify.render import message_id, render_email
+from tasks.notify.slack_blocks import render_slack
 
 __all__ = [
     "DeliveryHooks",

@@ -16,13 +16,13 @@ the provider's answer to the commit of ``sent``; every run measures it
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Protocol
 
 from config.settings import Settings, SubscriberConfig
+from storage.clock import utcnow
 from storage.deliveries import (
     DEFAULT_LEASE_SECONDS,
     claim_next,
@@ -34,11 +34,9 @@ from storage.deliveries import (
 )
 from storage.feed_health import FEED_HEALTH_KINDS, enqueue_feed_health
 from storage.models import Delivery, Subscriber
-from tasks.notify.feed_health import feed_notice_message
-from tasks.notify.mail import envelope_sender, send_email
+from tasks.notify.channels import Channel, Unsendable, channels_for
+from tasks.notify.feed_health import feed_notice
 from tasks.notify.outcome import SendError, Sent
-from tasks.notify.render import build_email, render_email, render_slack
-from tasks.notify.slack import post_to_slack
 from tasks.notify.topics import TopicDirectory, topic_directory
 from tasks.notify.views import MessageView, article_ids_of, message_view
 
@@ -96,7 +94,7 @@ def _clock(now: datetime | None) -> Callable[[], datetime]:
     if now is not None:
         fixed = now if now.tzinfo else now.replace(tzinfo=UTC)
         return lambda: fixed
-    return lambda: datetime.now(UTC)
+    return utcnow
 
 
 def open_delivery_database(settings: Settings) -> Database:
@@ -136,181 +134,211 @@ def deliver_pending(
 ) -> DeliverySummary:
     """Send every due delivery (at most ``limit``) and record each outcome."""
     clock = _clock(now)
-    hooks = hooks or DeliveryHooks()
     owned: Database | None = None
     if database is None:
         database = owned = open_delivery_database(settings)
-    db = database
-    summary = DeliverySummary()
+    run = _DeliveryRun(
+        settings, database, clock, hooks or DeliveryHooks(), channels_for(settings), lease_seconds
+    )
     try:
-        summary.digests_queued = prepare(settings, db, clock())
-        configs = {c.name: c for c in settings.subscribers}
-        topics: TopicDirectory | None = None  # loaded once, at the first message
-        skipped: set[int] = set()
-        blocked_webhooks: dict[str, datetime] = {}
-        while limit is None or summary.attempted < limit:
-            with db.session() as session:
-                delivery = claim_next(session, clock(), lease_seconds=lease_seconds, exclude=skipped)
-                if delivery is None:
-                    break
-                subscriber = session.get(Subscriber, delivery.subscriber_id)
-                name = subscriber.name if subscriber is not None else "?"
-            if topics is None:
-                topics = topic_directory(settings)
-            _deliver_one(
-                settings, db, delivery, configs.get(name), name, clock, hooks, summary,
-                skipped, blocked_webhooks, topics,
-            )
+        run.summary.digests_queued = prepare(settings, database, clock())
+        run.deliver_all(limit)
     finally:
         if owned is not None:
             owned.dispose()
-    return summary
+    return run.summary
 
 
-def _deliver_one(
-    settings: Settings,
-    db: DatabaseLike,
-    delivery: Delivery,
-    config: SubscriberConfig | None,
-    name: str,
-    clock: Callable[[], datetime],
-    hooks: DeliveryHooks,
-    summary: DeliverySummary,
-    skipped: set[int],
-    blocked_webhooks: dict[str, datetime],
-    topics: TopicDirectory,
-) -> None:
-    outcome: dict[str, Any] = {"id": delivery.id, "key": delivery.key, "subscriber": name,
-                               "channel": delivery.channel}
-    summary.outcomes.append(outcome)
-    max_attempts = settings.delivery.max_attempts
+@dataclass
+class _DeliveryRun:
+    """One deliver run: what it was handed, and what it learnt on the way."""
 
-    def fail(error: str, *, transient: bool, response: str | None = None,
-             retry_after: float | None = None) -> None:
+    settings: Settings
+    db: DatabaseLike
+    clock: Callable[[], datetime]
+    hooks: DeliveryHooks
+    channels: Mapping[str, Channel[Any]]
+    lease_seconds: float
+    summary: DeliverySummary = field(default_factory=DeliverySummary)
+    skipped: set[int] = field(default_factory=set)  # put back this run: not claimed again
+    # (channel, throttle key) -> when its provider lets us send again, e.g. a Slack 429.
+    throttled: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    topics: TopicDirectory | None = None  # loaded once, at the first message
+
+    def deliver_all(self, limit: int | None) -> None:
+        configs = {c.name: c for c in self.settings.subscribers}
+        while limit is None or self.summary.attempted < limit:
+            claimed = self._claim()
+            if claimed is None:
+                break
+            delivery, name = claimed
+            if self.topics is None:
+                self.topics = topic_directory(self.settings)
+            _Attempt(self, delivery, name).carry_out(configs.get(name), self.topics)
+
+    def _claim(self) -> tuple[Delivery, str] | None:
+        """The next due row, claimed and committed, with its subscriber's name."""
+        with self.db.session() as session:
+            delivery = claim_next(
+                session, self.clock(), lease_seconds=self.lease_seconds, exclude=self.skipped
+            )
+            if delivery is None:
+                return None
+            subscriber = session.get(Subscriber, delivery.subscriber_id)
+            return delivery, subscriber.name if subscriber is not None else "?"
+
+
+class _Done(Exception):
+    """Raised by a step of an :class:`_Attempt` once the row's outcome is recorded: the
+    steps read top to bottom, and any of them can end the attempt."""
+
+
+class _Attempt:
+    """One claimed delivery on its way to an outcome: sent, retrying, failed or deferred."""
+
+    def __init__(self, run: _DeliveryRun, delivery: Delivery, subscriber: str) -> None:
+        self.run = run
+        self.delivery = delivery
+        self.outcome: dict[str, Any] = {
+            "id": delivery.id, "key": delivery.key, "subscriber": subscriber,
+            "channel": delivery.channel,
+        }
+        run.summary.outcomes.append(self.outcome)
+
+    def carry_out(self, config: SubscriberConfig | None, topics: TopicDirectory) -> None:
+        try:
+            config, channel = self._check(config)
+            view, payload_after = self._view(config, topics)
+            message = self._render(channel, view, config)
+            sent = self._send(channel, message, config)
+        except _Done:
+            return
+        self._record_sent(sent, payload_after)
+
+    def _check(self, config: SubscriberConfig | None) -> tuple[SubscriberConfig, Channel[Any]]:
+        """The subscriber and channel to send with, once nothing stands in the way."""
+        delivery, run = self.delivery, self.run
+        if delivery.attempts > run.settings.delivery.max_attempts:
+            # Claimed again after dying mid-send more often than we retry anything.
+            raise self._fail("abandoned while sending too many times", transient=False)
+        channel = run.channels.get(delivery.channel)
+        problem = _unsendable(config, channel, delivery.channel)
+        if problem is not None and problem.can_wait:
+            raise self._wait_for_config(problem.reason)
+        if problem is not None:
+            raise self._fail(problem.reason, transient=False)
+        assert config is not None and channel is not None  # _unsendable checked both
+        key = channel.throttle_key(config)
+        if key is not None and (channel.name, key) in run.throttled:
+            raise self._put_back(run.throttled[(channel.name, key)], channel.throttle_note)
+        return config, channel
+
+    def _view(
+        self, config: SubscriberConfig, topics: TopicDirectory
+    ) -> tuple[MessageView | None, dict[str, Any] | None]:
+        """What an alert, update or digest shows, and the payload to store with "sent";
+        ``(None, None)`` for a feed notice, which is built from its row when rendered."""
+        try:
+            with self.run.db.session() as session:
+                row = session.get(Delivery, self.delivery.id)
+                assert row is not None
+                if row.kind in FEED_HEALTH_KINDS:
+                    return None, None
+                view = message_view(
+                    session, row, config, base_url=self.run.settings.web.base_url, topics=topics
+                )
+                # What this message shows, stored with "sent" so a later update can mark what is new.
+                shown = sorted(article_ids_of(session, view))
+                return view, {**(row.payload or {}), "shown_article_ids": shown}
+        except LookupError as exc:
+            raise self._fail(str(exc), transient=False) from None
+
+    def _render(self, channel: Channel[Any], view: MessageView | None, config: SubscriberConfig) -> Any:
+        now = self.run.clock()
+        try:
+            base_url = self.run.settings.web.base_url
+            # A feed notice is built from its row here, so a malformed one fails as unrenderable.
+            content = view if view is not None else feed_notice(self.delivery, config.name, now, base_url)
+            return channel.render(content, config, now)
+        except Exception as exc:  # a rendering bug must not stop the other deliveries
+            error = f"could not render the message: {exc.__class__.__name__}: {exc}"
+            raise self._fail(error, transient=False) from None
+
+    def _send(self, channel: Channel[Any], message: Any, config: SubscriberConfig) -> Sent:
+        try:
+            return channel.send(message, config)
+        except SendError as exc:
+            done = self._fail(str(exc), transient=exc.transient, response=exc.response,
+                              retry_after=exc.retry_after)
+            key = channel.throttle_key(config)
+            if key is not None and exc.retry_after and exc.transient:
+                wait = timedelta(seconds=exc.retry_after)
+                self.run.throttled[(channel.name, key)] = self.run.clock() + wait
+            raise done from None
+
+    def _record_sent(self, sent: Sent, payload_after: dict[str, Any] | None) -> None:
+        run = self.run
+        if run.hooks.after_send is not None:
+            run.hooks.after_send(self.delivery)
+        with run.db.session() as session:
+            record_sent(session, self.delivery.id, run.clock(), sent.response, payload_after)
+        window = time.perf_counter() - sent.accepted_at
+        run.summary.max_unrecorded_seconds = max(run.summary.max_unrecorded_seconds, window)
+        run.summary.sent += 1
+        self.outcome.update(status="sent", response=sent.response, unrecorded_ms=round(window * 1000, 3))
+
+    def _fail(
+        self, error: str, *, transient: bool, response: str | None = None,
+        retry_after: float | None = None,
+    ) -> _Done:
+        """Record a failed attempt: retried later when transient and attempts remain."""
+        run, delivery, policy = self.run, self.delivery, self.run.settings.delivery
         retry_at = None
-        if transient and delivery.attempts < max_attempts:
-            delay = retry_delay(delivery.attempts, settings.delivery.retry_base_seconds, retry_after)
-            retry_at = clock() + timedelta(seconds=delay)
+        if transient and delivery.attempts < policy.max_attempts:
+            delay = retry_delay(delivery.attempts, policy.retry_base_seconds, retry_after)
+            retry_at = run.clock() + timedelta(seconds=delay)
         if transient and retry_at is None:
             error = f"{error} (gave up after {delivery.attempts} attempts)"
-        with db.session() as session:
-            record_failure(session, delivery.id, clock(), error=error, response=response,
+        with run.db.session() as session:
+            record_failure(session, delivery.id, run.clock(), error=error, response=response,
                            retry_at=retry_at)
-        outcome.update(status="retrying" if retry_at else "failed", error=error)
+        self.outcome.update(status="retrying" if retry_at else "failed", error=error)
         if retry_at:
-            summary.retrying += 1
-            outcome["next_attempt_at"] = retry_at.isoformat()
+            run.summary.retrying += 1
+            self.outcome["next_attempt_at"] = retry_at.isoformat()
         else:
-            summary.failed += 1
+            run.summary.failed += 1
+        return _Done()
 
-    if delivery.attempts > max_attempts:
-        # Claimed again after dying mid-send more often than we retry anything.
-        fail("abandoned while sending too many times", transient=False)
-        return
-    problem, can_wait = _unsendable(settings, config, delivery) or (None, False)
-    if problem is not None and can_wait:
-        # Not the message's fault: wait without spending attempts, so fixing the config
-        # later still sends it.
-        retry_at = clock() + timedelta(seconds=max(settings.delivery.retry_base_seconds, 60.0))
-        with db.session() as session:
-            release(session, delivery.id, retry_at, problem)
-        skipped.add(delivery.id)
-        summary.deferred += 1
-        outcome.update(status="deferred", error=problem, next_attempt_at=retry_at.isoformat())
-        return
-    if problem is not None:
-        fail(problem, transient=False)
-        return
-    assert config is not None
+    def _wait_for_config(self, problem: str) -> _Done:
+        """Not the message's fault: wait without spending attempts, so fixing the config
+        later still sends it."""
+        retry_at = self.run.clock() + timedelta(
+            seconds=max(self.run.settings.delivery.retry_base_seconds, 60.0)
+        )
+        self._release(retry_at, problem)
+        self.outcome.update(status="deferred", error=problem, next_attempt_at=retry_at.isoformat())
+        return _Done()
 
-    webhook = config.slack_webhook.get_secret_value() if config.slack_webhook else ""
-    if delivery.channel == "slack" and webhook in blocked_webhooks:
-        with db.session() as session:
-            release(session, delivery.id, blocked_webhooks[webhook], "waiting: Slack rate limit")
-        skipped.add(delivery.id)
-        summary.deferred += 1
-        outcome.update(status="deferred")
-        return
+    def _put_back(self, until: datetime, note: str) -> _Done:
+        """Its provider asked us to wait (e.g. a rate-limited Slack webhook)."""
+        self._release(until, note)
+        self.outcome.update(status="deferred")
+        return _Done()
 
-    try:
-        with db.session() as session:
-            row = session.get(Delivery, delivery.id)
-            assert row is not None
-            view: MessageView | None = None
-            payload_after: dict[str, Any] | None = None  # a feed notice shows no alert
-            if row.kind not in FEED_HEALTH_KINDS:
-                view = message_view(session, row, config, base_url=settings.web.base_url, topics=topics)
-                # What this message shows, stored with "sent" so a later update can mark what is new.
-                payload_after = {**(row.payload or {}), "shown_article_ids": sorted(article_ids_of(session, view))}
-    except LookupError as exc:
-        fail(str(exc), transient=False)
-        return
-
-    try:
-        prepared = _prepare_message(settings, config, delivery, view, clock())
-    except Exception as exc:  # a rendering bug must not stop the other deliveries
-        fail(f"could not render the message: {exc.__class__.__name__}: {exc}", transient=False)
-        return
-
-    try:
-        sent = _transmit(settings, config, delivery, prepared)
-    except SendError as exc:
-        fail(str(exc), transient=exc.transient, response=exc.response, retry_after=exc.retry_after)
-        if delivery.channel == "slack" and exc.retry_after and exc.transient:
-            blocked_webhooks[webhook] = clock() + timedelta(seconds=exc.retry_after)
-        return
-
-    if hooks.after_send is not None:
-        hooks.after_send(delivery)
-    with db.session() as session:
-        record_sent(session, delivery.id, clock(), sent.response, payload_after)
-    window = time.perf_counter() - sent.accepted_at
-    summary.max_unrecorded_seconds = max(summary.max_unrecorded_seconds, window)
-    summary.sent += 1
-    outcome.update(status="sent", response=sent.response, unrecorded_ms=round(window * 1000, 3))
+    def _release(self, until: datetime, note: str) -> None:
+        with self.run.db.session() as session:
+            release(session, self.delivery.id, until, note)
+        self.run.skipped.add(self.delivery.id)
+        self.run.summary.deferred += 1
 
 
 def _unsendable(
-    settings: Settings, config: SubscriberConfig | None, delivery: Delivery
-) -> tuple[str, bool] | None:
-    """Why this row cannot be sent as the config stands, and whether waiting may help."""
+    config: SubscriberConfig | None, channel: Channel[Any] | None, channel_name: str
+) -> Unsendable | None:
+    """Why this row cannot be sent as the config stands, if it cannot."""
     if config is None:
-        return "the subscriber is no longer in the config", False
-    if delivery.channel == "email":
-        if not config.email:
-            return "the subscriber has no email address any more", False
-        if settings.smtp is None:
-            return "no smtp: section in the config", True
-        if "@" not in envelope_sender(settings.smtp):
-            return "smtp.from is not an email address", True
-    elif delivery.channel == "slack":
-        if config.slack_webhook is None or not config.slack_webhook.get_secret_value().strip():
-            return "the subscriber has no Slack webhook any more", False
-    else:
-        return f"unknown channel {delivery.channel!r}", False
-    return None
-
-
-def _prepare_message(
-    settings: Settings, config: SubscriberConfig, delivery: Delivery, view: MessageView | None,
-    now: datetime,
-) -> EmailMessage | dict[str, Any]:
-    if view is None:  # a feed health notice (storage/feed_health.py)
-        return feed_notice_message(settings, config, delivery, now)
-    if delivery.channel == "email":
-        assert settings.smtp is not None
-        return build_email(
-            view, render_email(view), sender=settings.smtp.from_, recipients=config.email, date=now,
-        )
-    return render_slack(view)
-
-
-def _transmit(
-    settings: Settings, config: SubscriberConfig, delivery: Delivery,
-    prepared: EmailMessage | dict[str, Any],
-) -> Sent:
-    if isinstance(prepared, EmailMessage):
-        assert settings.smtp is not None
-        return send_email(settings.smtp, prepared, config.email)
-    assert config.slack_webhook is not None
-    return post_to_slack(config.slack_webhook.get_secret_value(), prepared)
+        return Unsendable("the subscriber is no longer in the config", can_wait=False)
+    if channel is None:
+        return Unsendable(f"unknown channel {channel_name!r}", can_wait=False)
+    return channel.unsendable(config)

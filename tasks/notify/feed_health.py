@@ -16,7 +16,6 @@ from typing import Any
 
 import jinja2
 
-from config.settings import Settings, SubscriberConfig
 from storage.feed_health import FEED_DOWN, FEED_UP
 from storage.models import Delivery
 from tasks.notify.render import RenderedEmail, build_email, message_id
@@ -169,13 +168,3 @@ def feed_notice_slack(notice: FeedNotice) -> dict[str, Any]:
         "unfurl_media": False,
     }
 
-
-def feed_notice_message(
-    settings: Settings, config: SubscriberConfig, delivery: Delivery, now: datetime
-) -> EmailMessage | dict[str, Any]:
-    """What dispatch sends for a feed notice on the delivery's channel."""
-    notice = feed_notice(delivery, config.name, now, settings.web.base_url)
-    if delivery.channel == "email":
-        assert settings.smtp is not None
-        return feed_notice_email(notice, sender=settings.smtp.from_, recipients=config.email, date=now)
-    return feed_notice_slack(notice)

@@ -45,38 +45,9 @@ def send_email(
     client: smtplib.SMTP | None = None
     context = tls_context or ssl.create_default_context()
     try:
-        if config.ssl:
-            client = smtplib.SMTP_SSL(
-                config.host, config.port, timeout=config.timeout_seconds, context=context,
-            )
-        else:
-            client = smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
-        client.ehlo()
-        if config.starttls and not config.ssl:
-            client.starttls(context=context)
-            client.ehlo()
-        if config.username:
-            password = config.password.get_secret_value() if config.password else ""
-            client.login(config.username, password)
-        code, text = client.mail(envelope_sender(config))
-        if code != 250:
-            raise _classify(code, text, "sender refused")
-        refused: list[str] = []
-        accepted = 0
-        transient_refusal = False
-        for recipient in recipients:
-            code, text = client.rcpt(recipient)
-            if code in (250, 251):
-                accepted += 1
-            else:
-                refused.append(f"{recipient}: {_code_text(code, text)}")
-                transient_refusal = transient_refusal or 400 <= code < 500
-        if not accepted:
-            client.rset()
-            raise SendError(
-                "all recipients refused: " + "; ".join(refused),
-                transient=transient_refusal, response="; ".join(refused),
-            )
+        client = _connect(config, context)
+        _greet(client, config, context)
+        refused = _envelope(client, config, recipients)
         code, text = client.data(message.as_bytes(policy=SMTP))
         accepted_at = time.perf_counter()
         if code != 250:
@@ -88,35 +59,81 @@ def send_email(
         return Sent(response=response, accepted_at=accepted_at)
     except SendError:
         raise
-    except smtplib.SMTPAuthenticationError as exc:
+    except OSError as exc:  # smtplib's errors, TLS errors and timeouts are all OSErrors
+        raise _send_error(exc, config) from None
+    finally:
+        if client is not None:
+            _quit(client)
+
+
+def _connect(config: SmtpConfig, context: ssl.SSLContext) -> smtplib.SMTP:
+    if config.ssl:
+        return smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout_seconds, context=context)
+    return smtplib.SMTP(config.host, config.port, timeout=config.timeout_seconds)
+
+
+def _greet(client: smtplib.SMTP, config: SmtpConfig, context: ssl.SSLContext) -> None:
+    """EHLO, STARTTLS when asked (and not already on SSL), login when configured."""
+    client.ehlo()
+    if config.starttls and not config.ssl:
+        client.starttls(context=context)
+        client.ehlo()
+    if config.username:
+        password = config.password.get_secret_value() if config.password else ""
+        client.login(config.username, password)
+
+
+def _envelope(client: smtplib.SMTP, config: SmtpConfig, recipients: list[str]) -> list[str]:
+    """MAIL FROM and one RCPT TO per recipient; returns the refusals. Raises when the sender
+    or every recipient is refused (transient if any refusal was a 4xx)."""
+    code, text = client.mail(envelope_sender(config))
+    if code != 250:
+        raise _classify(code, text, "sender refused")
+    refused: list[str] = []
+    accepted = 0
+    transient_refusal = False
+    for recipient in recipients:
+        code, text = client.rcpt(recipient)
+        if code in (250, 251):
+            accepted += 1
+        else:
+            refused.append(f"{recipient}: {_code_text(code, text)}")
+            transient_refusal = transient_refusal or 400 <= code < 500
+    if not accepted:
+        client.rset()
         raise SendError(
-            f"SMTP login failed: {_code_text(exc.smtp_code, exc.smtp_error)}",
-            transient=False, response=_code_text(exc.smtp_code, exc.smtp_error),
-        ) from None
-    except smtplib.SMTPResponseException as exc:
-        raise _classify(exc.smtp_code, exc.smtp_error, "SMTP error") from None
-    except smtplib.SMTPNotSupportedError as exc:
-        raise SendError(f"SMTP server does not support it: {exc}", transient=False) from None
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
-        raise SendError(f"SMTP connection lost: {exc}", transient=True) from None
-    except ssl.SSLError as exc:
+            "all recipients refused: " + "; ".join(refused),
+            transient=transient_refusal, response="; ".join(refused),
+        )
+    return refused
+
+
+def _send_error(exc: OSError, config: SmtpConfig) -> SendError:
+    """What went wrong talking to the server, and whether trying again later can help."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        answer = _code_text(exc.smtp_code, exc.smtp_error)
+        return SendError(f"SMTP login failed: {answer}", transient=False, response=answer)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _classify(exc.smtp_code, exc.smtp_error, "SMTP error")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return SendError(f"SMTP server does not support it: {exc}", transient=False)
+    if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+        return SendError(f"SMTP connection lost: {exc}", transient=True)
+    if isinstance(exc, ssl.SSLError):
         # Often temporary (a certificate being renewed): retried, then recorded as failed.
         verify = getattr(exc, "verify_message", None)
         reason = f"certificate verify failed: {verify}" if verify else (exc.reason or exc)
-        raise SendError(f"SMTP TLS failed: {reason}", transient=True) from None
-    except TimeoutError:
-        raise SendError(
-            f"SMTP timed out after {config.timeout_seconds:g}s talking to {config.host}:{config.port}",
-            transient=True,
-        ) from None
-    except OSError as exc:
-        raise SendError(
-            f"cannot reach SMTP server {config.host}:{config.port}: {exc.strerror or exc}",
-            transient=True,
-        ) from None
-    finally:
-        if client is not None:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+        return SendError(f"SMTP TLS failed: {reason}", transient=True)
+    where = f"{config.host}:{config.port}"
+    if isinstance(exc, TimeoutError):
+        return SendError(
+            f"SMTP timed out after {config.timeout_seconds:g}s talking to {where}", transient=True
+        )
+    return SendError(f"cannot reach SMTP server {where}: {exc.strerror or exc}", transient=True)
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()

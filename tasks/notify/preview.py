@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.digest_calendar import digest_key
 from config.settings import Settings, SubscriberConfig
-from storage.deliveries import digest_key, digest_so_far, next_pending_delivery
+from storage.deliveries import digest_so_far, next_pending_delivery
 from storage.feed_health import FEED_HEALTH_KINDS
 from storage.models import Alert, Delivery, Subscriber
 from tasks.notify.feed_health import feed_notice, feed_notice_slack, render_feed_notice_email
-from tasks.notify.render import RenderedEmail, render_email, render_slack
+from tasks.notify.render import RenderedEmail, render_email
+from tasks.notify.slack_blocks import render_slack
 from tasks.notify.topics import TopicDirectory, topic_directory, topic_name
 from tasks.notify.views import MessageView, message_view
 

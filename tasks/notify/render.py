@@ -21,7 +21,6 @@ from typing import Any
 import jinja2
 
 from tasks.notify.message_parts import intro_of, subject_of, topic_groups, topic_labels
-from tasks.notify.slack_blocks import slack_payload
 from tasks.notify.text import one_line
 from tasks.notify.views import MessageView
 
@@ -128,8 +127,3 @@ def _address_header(value: str) -> str:
         raise ValueError(f"not an email address: {one_line(value, 80)!r}")
     local, _, domain = address.rpartition("@")
     return str(Address(display_name=one_line(name, 100), username=local, domain=domain))
-
-
-def render_slack(view: MessageView) -> dict[str, Any]:
-    """An incoming-webhook payload: Block Kit blocks plus a plain ``text`` fallback."""
-    return slack_payload(view)

@@ -89,7 +89,7 @@ def _story_blocks(story: dict[str, Any], digest: bool) -> list[dict[str, Any]]:
     return blocks
 
 
-def slack_payload(view: MessageView) -> dict[str, Any]:
+def render_slack(view: MessageView) -> dict[str, Any]:
     """An incoming-webhook payload: Block Kit blocks plus a plain ``text`` fallback."""
     digest = view.kind == "digest"
     groups = topic_groups(view)
