@@ -419,3 +419,39 @@ def test_a_definition_with_features_can_be_shown_as_yaml(tmp_path: Path) -> None
     topic = load_topics(str(topic_folder(tmp_path))).get("envoy-rows")
     shown = yaml.safe_load(yaml.safe_dump(topic.definition))
     assert shown["features"]["culture"][0] == -1
+
+
+def test_a_words_only_layer_is_written_loaded_and_decides_by_words(tmp_path: Path) -> None:
+    # named_features=False: a plain text model used as a veto on the rules' candidates. Its
+    # file weighs words alone, loads like any layer and tells apart articles that differ
+    # only in a closing sentence no rule or feature query reads.
+    rng = random.Random(11)
+    rows = []
+    for n in range(20):
+        for label, ending in ((1, "Ministers called it a grave breach."), (0, "Guests later enjoyed the buffet.")):
+            title, body = relevant(rng)
+            rows.append({"id": f"{label}-{n}", "title": title, "text": f"{body} {ending}", "envoy_rows": label})
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    topic = load_topics([TOPIC]).get("envoy-rows")
+    data = examples(topic, read_labels(labels))
+    settings = TrainingSettings(named_features=False, words=True, word_scale=1.0, regularisation=10.0,
+                                threshold=0.5, min_document_frequency=2)
+    train_layer(topic, data, settings).write(tmp_path / "envoy-rows.learned.json")
+    written = json.loads((tmp_path / "envoy-rows.learned.json").read_text())
+    assert written["features"] == {} and "buffet" in written["words"]
+    assert written["training"]["settings"]["named_features"] is False
+
+    topics = load_topics(str(topic_folder(tmp_path, "envoy-rows.learned.json")))
+    loaded = topics.get("envoy-rows")
+    assert loaded.learned is not None and loaded.learned.version == written["version"]
+    title, body = relevant(random.Random(99))
+    breach = score_topic(loaded, topics.index(Document(title, f"{body} Ministers called it a grave breach.")), complete=True)
+    buffet = score_topic(loaded, topics.index(Document(title, f"{body} Guests later enjoyed the buffet.")), complete=True)
+    assert breach.matched and not buffet.matched
+    assert breach.learned is not None and buffet.learned is not None
+    assert breach.learned.probability > buffet.learned.probability
+    assert all(c.feature.startswith("word:") for c in buffet.learned.contributions)
+
+    with pytest.raises(ValueError, match="nothing to learn from"):
+        train_layer(topic, data, TrainingSettings(named_features=False))

@@ -39,6 +39,7 @@ class TrainingSettings:
     regularisation: float = 0.03  # C: smaller is simpler (stronger L2 penalty)
     consult_from: float | None = None  # the rules' score from which the layer decides; None: min_score
     words: bool = False  # also weigh words and word pairs (TF-IDF)
+    named_features: bool = True  # False: words alone (a plain text model used as a veto)
     word_scale: float = 5.0  # how loud words are beside the standardised features
     # The probability from which the topic alerts. With balanced class weights 0.5 is the
     # natural boundary; None chooses it by F1 on out-of-fold predictions (inner CV).
@@ -150,8 +151,10 @@ class _Design:
     """Turns examples into a matrix the way a layer file will read them back."""
 
     def __init__(self, topic: Topic, train: Sequence[Example], settings: TrainingSettings) -> None:
-        self.names = sorted(topic.feature_names())
-        values = np.array([[e.values.get(n, 0.0) for n in self.names] for e in train])
+        self.names = sorted(topic.feature_names()) if settings.named_features else []
+        values = np.array([[e.values.get(n, 0.0) for n in self.names] for e in train]).reshape(
+            len(train), len(self.names)
+        )
         self.mean = values.mean(axis=0)
         self.scale = values.std(axis=0)
         self.scale[self.scale < 1e-6] = 1.0  # a constant feature: weight stays 0 under L2
@@ -172,7 +175,9 @@ class _Design:
         self.word_scale = settings.word_scale
 
     def matrix(self, batch: Sequence[Example]) -> np.ndarray:
-        values = np.array([[e.values.get(n, 0.0) for n in self.names] for e in batch]).reshape(len(batch), -1)
+        values = np.array([[e.values.get(n, 0.0) for n in self.names] for e in batch]).reshape(
+            len(batch), len(self.names)
+        )
         parts = [np.clip((values - self.mean) / self.scale, -CLIP, CLIP)]
         if self.vocabulary:
             words = np.zeros((len(batch), len(self.vocabulary)))
@@ -326,6 +331,8 @@ def train_layer(
     """A layer trained on ``train``; its threshold chosen by cross-validation inside ``train``."""
     if not any(e.label for e in train) or all(e.label for e in train):
         raise ValueError(f"{topic.id}: training needs both relevant and not relevant articles")
+    if not (settings.named_features or settings.words):
+        raise ValueError(f"{topic.id}: nothing to learn from: set named_features or words")
     if settings.threshold is None:
         threshold = _choose_threshold(topic, train, settings, settings.seed + 1000)
     else:
