@@ -29,15 +29,12 @@ class LabelledArticle:
     split: str | None = None  # the file's ``split`` column, where it has one (tune / check)
 
 
-@dataclass
-class TopicScores:
-    topic_id: str
-    true_positives: int = 0
-    false_positives: int = 0
-    false_negatives: int = 0
-    true_negatives: int = 0
-    false_positive_ids: list[str] = field(default_factory=list)
-    false_negative_ids: list[str] = field(default_factory=list)
+class PrecisionRecall:
+    """Precision, recall and F1 from counts; an empty denominator reads as 1 (nothing to miss)."""
+
+    true_positives: float
+    false_positives: float
+    false_negatives: float
 
     @property
     def precision(self) -> float:
@@ -53,6 +50,18 @@ class TopicScores:
     def f1(self) -> float:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class TopicScores(PrecisionRecall):
+    topic_id: str
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+    true_negatives: int = 0
+    false_positive_ids: list[str] = field(default_factory=list)
+    false_negative_ids: list[str] = field(default_factory=list)
+
 
     def to_dict(self) -> dict[str, Any]:
         return {

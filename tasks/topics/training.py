@@ -25,7 +25,7 @@ import numpy as np
 
 from storage.clock import utcnow
 from tasks.topics.engine import DocumentIndex
-from tasks.topics.evaluation import LabelledArticle, label_column, wilson_interval
+from tasks.topics.evaluation import LabelledArticle, PrecisionRecall, label_column, wilson_interval
 from tasks.topics.features import CLIP, measure, tfidf, word_counts
 from tasks.topics.learned import FeatureWeight, LearnedLayer, sigmoid
 from tasks.topics.loader import Topic
@@ -75,7 +75,7 @@ class Example:
 
 
 @dataclass
-class Figures:
+class Figures(PrecisionRecall):
     """Precision and recall pooled over folds (and repeats), with 95 % Wilson intervals."""
 
     true_positives: float = 0
@@ -84,20 +84,6 @@ class Figures:
     runs: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def precision(self) -> float:
-        found = self.true_positives + self.false_positives
-        return self.true_positives / found if found else 1.0
-
-    @property
-    def recall(self) -> float:
-        wanted = self.true_positives + self.false_negatives
-        return self.true_positives / wanted if wanted else 1.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         # Intervals from one run's counts (the mean over repeats): repeats are not new data.
