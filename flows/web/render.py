@@ -7,16 +7,16 @@ escaped, and only our own ``<mark>`` tags are placed between escaped pieces.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup, escape
 
+from tasks.topics.highlight import evidence_patterns, marked_spans
+
 # Characters XML 1.0 forbids; feed text may carry them and they would break the Atom feed.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_WORD = re.compile(r"\w", re.UNICODE)
 
 
 def safe_href(url: str | None) -> str | None:
@@ -62,47 +62,9 @@ def iso_attr(value: datetime | None) -> str:
 
 
 def term_patterns(evidence: dict[str, Any]) -> list[re.Pattern[str]]:
-    """Patterns for what to mark in an evidence text.
-
-    ``matched_words`` (the exact words that matched; ``words`` on older items) when the
-    matcher recorded them, else the query ``terms``: ``=US`` is a case-sensitive exact
-    word, ``meet*`` a prefix.
-    """
-    patterns: list[re.Pattern[str]] = []
-    found = evidence.get("matched_words") or evidence.get("words") or []
-    words = [w for w in found if isinstance(w, str) and w.strip()]
-    if words:
-        for word in words:
-            patterns.append(_word_pattern(word, prefix=False, case_sensitive=True))
-        return patterns
-    for term in evidence.get("terms") or []:
-        if not isinstance(term, str) or not term.strip("=* "):
-            continue
-        exact = term.startswith("=")
-        prefix = term.endswith("*")
-        patterns.append(_word_pattern(term.strip("=*").strip(), prefix=prefix, case_sensitive=exact))
-    return patterns
-
-
-def _word_pattern(text: str, *, prefix: bool, case_sensitive: bool) -> re.Pattern[str]:
-    # Spaces in a phrase match any run of whitespace; word edges only where the term
-    # itself starts or ends with a word character (so "U.S." still matches).
-    body = r"\s+".join(re.escape(part) for part in text.split())
-    left = r"(?<!\w)" if _WORD.match(text[:1]) else ""
-    right = r"\w*" if prefix else (r"(?!\w)" if _WORD.match(text[-1:]) else "")
-    return re.compile(left + body + right, 0 if case_sensitive else re.IGNORECASE)
-
-
-def marked_spans(text: str, patterns: Iterable[re.Pattern[str]]) -> list[tuple[int, int]]:
-    """Non-overlapping (start, end) spans of ``text`` matched by any pattern, in order."""
-    spans = sorted({m.span() for p in patterns for m in p.finditer(text) if m.end() > m.start()})
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+    """Patterns for what to mark in an evidence text (tasks/topics/highlight.py: the same
+    words the email and Slack mark)."""
+    return evidence_patterns(evidence)
 
 
 def match_window(text: str, evidence: dict[str, Any]) -> tuple[int, int] | None:

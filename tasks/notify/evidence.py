@@ -8,13 +8,13 @@ first and carry ``matched_words``, ``outlet`` and ``contribution``; older rows h
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.topics.highlight import found_words, marked_spans, word_pattern
+
 MAX_QUOTE_CHARS = 400
-_WORD_START = re.compile(r"\w")
 
 
 @dataclass(frozen=True)
@@ -60,41 +60,6 @@ def strongest(evidence: Iterable[Any] | None) -> dict[str, Any] | None:
     return best
 
 
-def found_words(item: dict[str, Any]) -> tuple[tuple[str, ...], bool]:
-    """The words to mark and whether they are query terms (``terms``) rather than words found."""
-    for key in ("matched_words", "words"):
-        words = [w.strip() for w in item.get(key) or [] if isinstance(w, str) and w.strip()]
-        if words:
-            return tuple(dict.fromkeys(words)), False
-    terms = [t for t in item.get("terms") or [] if isinstance(t, str) and t.strip("=* ")]
-    return tuple(dict.fromkeys(terms)), True
-
-
-def _pattern(word: str, *, as_term: bool) -> re.Pattern[str]:
-    exact = as_term and word.startswith("=")
-    prefix = as_term and word.endswith("*")
-    text = word.strip("=*").strip() if as_term else word
-    # Spaces in a phrase match any run of whitespace; word edges only where the word
-    # itself starts or ends with a word character (so "U.S." still matches).
-    body = r"\s+".join(re.escape(part) for part in text.split())
-    left = r"(?<!\w)" if _WORD_START.match(text[:1]) else ""
-    right = r"\w*" if prefix else (r"(?!\w)" if _WORD_START.match(text[-1:]) else "")
-    # Words found are exact; a query term without "=" matches in any case.
-    flags = 0 if (exact or not as_term) else re.IGNORECASE
-    return re.compile(left + body + right, flags)
-
-
-def _spans(text: str, patterns: list[re.Pattern[str]]) -> list[tuple[int, int]]:
-    spans = sorted({m.span() for p in patterns for m in p.finditer(text) if m.end() > m.start()})
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def _shorten(text: str) -> str:
     text = " ".join(text.split())
     if len(text) > MAX_QUOTE_CHARS:
@@ -111,7 +76,7 @@ def quote_of(evidence: Iterable[Any] | None) -> Quote | None:
     words, as_term = found_words(item)
     pieces: list[tuple[str, bool]] = []
     at = 0
-    for start, end in _spans(text, [_pattern(w, as_term=as_term) for w in words]):
+    for start, end in marked_spans(text, [word_pattern(w, as_term=as_term) for w in words]):
         if start > at:
             pieces.append((text[at:start], False))
         pieces.append((text[start:end], True))
