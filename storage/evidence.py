@@ -60,6 +60,22 @@ def _strength(item: dict[str, Any]) -> float:
     return 0.0
 
 
+def strongest_item(evidence: Any) -> dict[str, Any] | None:
+    """The evidence item that contributed most, the one every reader is shown first.
+
+    Compared by ``contribution`` (older rows: the rule's ``weight``); ties keep the stored
+    order, which is strongest first for evidence merged since contributions were kept. The
+    web list, the CSV, ``newswatch alerts`` and the messages all quote this one item.
+    """
+    best: dict[str, Any] | None = None
+    for item in evidence or []:
+        if not isinstance(item, dict) or not str(item.get("text") or "").strip():
+            continue
+        if best is None or _strength(item) > _strength(best):
+            best = item
+    return best
+
+
 def merge_story_evidence(
     articles: list[ArticleEvidence], *, several_sources: bool, limit: int = MAX_ALERT_EVIDENCE
 ) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterable, Iterator, Mapping
 
 from storage.alert_list import StoryFacts
+from storage.evidence import strongest_item
 from storage.models import Alert
 from storage.serialize import iso, story_page_url
 
@@ -31,12 +32,12 @@ def cell(value: object) -> str:
 
 
 def evidence_snippet(alert: Alert, limit: int = SNIPPET_CHARS) -> str:
-    """The alert's strongest evidence sentence (the first item: its top rule's), on one line."""
-    for item in alert.evidence or []:
-        if isinstance(item, dict) and str(item.get("text") or "").strip():
-            text = " ".join(str(item["text"]).split())
-            return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-    return ""
+    """The alert's strongest evidence sentence (storage.evidence.strongest_item), on one line."""
+    item = strongest_item(alert.evidence)
+    if item is None:
+        return ""
+    text = " ".join(str(item["text"]).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def csv_row(

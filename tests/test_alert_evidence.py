@@ -311,3 +311,23 @@ def test_a_new_version_of_an_article_replaces_its_evidence_in_the_alert(tmp_path
         (WIRE, "Wire One"),
         ("The ministry denied any meddling again.", "Wire One"),
     ]
+
+
+def test_every_reader_quotes_the_same_strongest_sentence_of_older_evidence() -> None:
+    """Older rows were stored in rule order, not strength order: the web list, the CSV,
+    ``newswatch alerts`` and the messages all pick the item with the highest weight."""
+    from flows.cli.report import _strongest_evidence
+    from flows.web.render import snippet
+    from storage.evidence import strongest_item
+    from storage.export import evidence_snippet
+    from storage.models import Alert
+    from tasks.notify.evidence import quote_of
+
+    evidence = [{"text": "A passing mention.", "weight": 1.0}, {"text": "The decisive sentence.", "weight": 4.0}]
+    assert strongest_item(evidence) is evidence[1]
+    assert evidence_snippet(Alert(evidence=evidence)) == "The decisive sentence."
+    assert str(snippet(evidence)) == "The decisive sentence."
+    assert _strongest_evidence(evidence) == "The decisive sentence."
+    quote = quote_of(evidence)
+    assert quote is not None and quote.text == "The decisive sentence."
+    assert strongest_item([{"text": "  "}, "junk"]) is None

@@ -50,14 +50,14 @@ def print_alert_table(found: Sequence[Any], labels: Any, *, filtered: bool = Fal
 
 
 def _strongest_evidence(evidence: Any) -> str:
-    """The first stored item (the strongest), with its outlet when the story has several."""
-    from storage.evidence import readable_evidence
+    """The strongest item (storage.evidence.strongest_item), with its outlet when the story has several."""
+    from storage.evidence import strongest_item
 
-    for item in readable_evidence(evidence):
-        text = " ".join(str(item.get("text") or "").split())
-        if text:
-            return f"{item['outlet']}: {text}" if item.get("outlet") else text
-    return ""
+    item = strongest_item(evidence)
+    if item is None:
+        return ""
+    text = " ".join(str(item["text"]).split())
+    return f"{item['outlet']}: {text}" if item.get("outlet") else text
 
 
 def list_alerts(session: Any, query: Any, limit: int | None = None) -> list[Any]:

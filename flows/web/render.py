@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup, escape
 
+from storage.evidence import strongest_item
 from tasks.topics.highlight import evidence_patterns, marked_spans
 
 # Characters XML 1.0 forbids; feed text may carry them and they would break the Atom feed.
@@ -109,12 +110,12 @@ SNIPPET_CHARS = 240
 
 
 def snippet(evidence: Any, limit: int = SNIPPET_CHARS) -> Markup:
-    """The strongest evidence sentence (the first item: its top rule's), short, terms marked."""
-    for item in evidence or []:
-        if isinstance(item, dict) and str(item.get("text") or "").strip():
-            text = str(item["text"])
-            if len(text) > limit:
-                cut = text.rfind(" ", 0, limit)
-                text = text[: cut if cut > limit // 2 else limit].rstrip() + " …"
-            return highlight(text, item)
-    return Markup("")
+    """The strongest evidence sentence (storage.evidence.strongest_item), short, words marked."""
+    item = strongest_item(evidence)
+    if item is None:
+        return Markup("")
+    text = str(item["text"])
+    if len(text) > limit:
+        cut = text.rfind(" ", 0, limit)
+        text = text[: cut if cut > limit // 2 else limit].rstrip() + " …"
+    return highlight(text, item)

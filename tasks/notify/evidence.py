@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from storage.evidence import strongest_item
 from tasks.topics.highlight import found_words, marked_spans, word_pattern
 
 MAX_QUOTE_CHARS = 400
@@ -30,34 +31,10 @@ class Quote:
         return "".join(text for text, _ in self.pieces)
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 def strongest(evidence: Iterable[Any] | None) -> dict[str, Any] | None:
-    """The item that contributed most to the score.
-
-    Items with a ``contribution`` (or, in older rows, a rule ``weight``) are compared by
-    it; ties and items without one keep the stored order, which is strongest first.
-    """
-    items = [i for i in evidence or [] if isinstance(i, dict) and str(i.get("text") or "").strip()]
-    if not items:
-        return None
-
-    def strength(item: dict[str, Any]) -> float:
-        for key in ("contribution", "weight"):
-            number = _number(item.get(key))
-            if number is not None:
-                return number
-        return float("-inf")
-
-    best = items[0]
-    for item in items[1:]:
-        if strength(item) > strength(best):
-            best = item
-    return best
+    """The item that contributed most to the score: the one the web list, the CSV and
+    ``newswatch alerts`` quote too (storage.evidence.strongest_item)."""
+    return strongest_item(list(evidence or []))
 
 
 def _shorten(text: str) -> str:
