@@ -19,7 +19,7 @@ import jinja2
 from storage.feed_health import FEED_DOWN, FEED_UP
 from storage.models import Delivery
 from tasks.notify.render import RenderedEmail, build_email, message_id
-from tasks.notify.text import one_line, safe_link, slack_escape, slack_link
+from tasks.notify.text import one_line, safe_link, slack_escape, slack_link, slack_plain_text
 from tasks.notify.views import MessageView
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -152,7 +152,7 @@ def feed_notice_email(
 def feed_notice_slack(notice: FeedNotice) -> dict[str, Any]:
     """An incoming-webhook payload: a header, the summary, the feed, the page link."""
     context = _context(notice)
-    heading = context["heading"].replace("<", "\u2039").replace(">", "\u203a").replace("@", "@\u2060")
+    heading = slack_plain_text(context["heading"])
     lines = [slack_escape(context["summary"]), f"Feed: {slack_link(notice.feed_url, notice.feed_name)}"]
     if context["problem"]:
         lines.append(slack_escape(f"Last error: {context['problem']}"))
@@ -161,7 +161,7 @@ def feed_notice_slack(notice: FeedNotice) -> dict[str, Any]:
     return {
         "text": slack_escape(context["heading"]),
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": one_line(heading, 150), "emoji": False}},
+            {"type": "header", "text": {"type": "plain_text", "text": heading, "emoji": False}},
             {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:2900]}},
         ],
         "unfurl_links": False,

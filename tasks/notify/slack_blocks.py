@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.notify.message_parts import intro_of, subject_of, topic_groups
-from tasks.notify.text import one_line, slack_escape, slack_link
+from tasks.notify.text import one_line, slack_escape, slack_link, slack_plain_text
 from tasks.notify.views import MessageView
 
 MAX_BLOCKS = 50
@@ -73,11 +73,7 @@ def sources_mrkdwn(story: dict[str, Any]) -> str:
 
 
 def _header_text(view: MessageView) -> str:
-    # plain_text is not parsed for mentions or links; defuse them anyway, in case a
-    # client does: angle brackets become look-alikes, @ gets a word joiner.
-    subject = subject_of(view).removeprefix("[newswatch] ")
-    inert = subject.replace("<", "\u2039").replace(">", "\u203a").replace("@", "@\u2060")
-    return one_line(inert, 150)
+    return slack_plain_text(subject_of(view).removeprefix("[newswatch] "))
 
 
 def _story_blocks(story: dict[str, Any], digest: bool) -> list[dict[str, Any]]:

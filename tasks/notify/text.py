@@ -56,3 +56,13 @@ def slack_link(url: str, label: str) -> str:
     # Inside <…>, '|' would end the URL and '>' the link: percent-encode them.
     target = quote(safe, safe=":/?#[]@!$&'()*+,;=%~-._").replace("&", "&amp;")
     return f"<{target}|{label_text}>"
+
+
+def slack_plain_text(text: str, limit: int = 150) -> str:
+    """Text for a Slack ``plain_text`` field (a header), on one line.
+
+    plain_text is not parsed for mentions or links; defuse them anyway, in case a client
+    does: angle brackets become look-alikes, ``@`` gets a word joiner.
+    """
+    inert = text.replace("<", "\u2039").replace(">", "\u203a").replace("@", "@" + WORD_JOINER)
+    return one_line(inert, limit)
