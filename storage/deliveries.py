@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_, select, update
@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session
 
 # The digest calendar (when a period starts and ends) is pure and lives next to the config
 # it reads; this module only records which period each digest covered.
-from config.digest_calendar import current_period, digest_key, next_digest_time, period_is_due
+from config.digest_calendar import (
+    aware,
+    current_period,
+    digest_key,
+    next_digest_time,
+    period_is_due,
+)
 from config.settings import Settings, SubscriberConfig
 from storage.dialect import insert_ignore
 from storage.models import Alert, Delivery, Subscriber
@@ -110,7 +116,7 @@ def wants_alert(config: SubscriberConfig, row: Subscriber, alert: Alert) -> bool
         return False
     if (alert.score or 0.0) < config.min_score:
         return False
-    return not (row.baseline_at is not None and _aware(alert.created_at) < _aware(row.baseline_at))
+    return not (row.baseline_at is not None and aware(alert.created_at) < aware(row.baseline_at))
 
 
 # Immediate messages -----------------------------------------------------------------------
@@ -177,7 +183,7 @@ def _enqueue_story_message(
         if any(row.status == "pending" for row in earlier):
             # A queued message renders the story as it is when sent: it will show this too.
             return 0
-        sent_times = [_aware(row.sent_at) for row in earlier if row.sent_at is not None]
+        sent_times = [aware(row.sent_at) for row in earlier if row.sent_at is not None]
         if any(row.status == "sending" for row in earlier):
             # One is in flight, rendered before this change: count it as sent just now.
             sent_times.append(now)
@@ -256,7 +262,7 @@ def enqueue_due_digests(session: Session, settings: Settings, now: datetime) -> 
         alerts = digest_alerts(session, config, row, start, end)
         if alerts:
             ids = [alert.id for alert in alerts]
-            new_ids = [alert.id for alert in alerts if _aware(alert.created_at) >= start]
+            new_ids = [alert.id for alert in alerts if aware(alert.created_at) >= start]
             payload = {
                 "period_start": start.isoformat(),
                 "period_end": end.isoformat(),
@@ -404,10 +410,6 @@ def release(session: Session, delivery_id: int, retry_at: datetime, note: str) -
 # Helpers ----------------------------------------------------------------------------------
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 # Reading state (for `newswatch subscribers` and `newswatch preview`) ----------------------
 
 
@@ -479,11 +481,11 @@ def subscriber_states(session: Session, settings: Settings, now: datetime) -> li
                 topics=list(config.topics if config else (row.topics if row else [])),
                 channels=list(channels_of(config)) if config else [],
                 counts=counts.get(row.id, {}) if row is not None else {},
-                last_sent_at=_aware(last_sent) if last_sent else None,
+                last_sent_at=aware(last_sent) if last_sent else None,
                 last_failure=last_failure[0] if last_failure else None,
-                last_failure_at=_aware(last_failure[1]) if last_failure else None,
+                last_failure_at=aware(last_failure[1]) if last_failure else None,
                 next_digest_at=next_digest,
-                baseline_at=_aware(row.baseline_at) if row is not None and row.baseline_at else None,
+                baseline_at=aware(row.baseline_at) if row is not None and row.baseline_at else None,
                 digest_due_at=due,
             )
         )

@@ -18,12 +18,13 @@ even though ``failing_since`` is cleared by the success that ends it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config.digest_calendar import aware
 from config.settings import Settings, SubscriberConfig
 from storage.deliveries import channels_of, sync_subscribers
 from storage.dialect import insert_ignore
@@ -36,7 +37,7 @@ FEED_HEALTH_KINDS = (FEED_DOWN, FEED_UP)
 
 def notice_key(kind: str, feed_id: int, failing_since: datetime) -> str:
     """The delivery key of a notice: one per feed, failure episode and kind."""
-    return f"{kind}:{feed_id}:{_aware(failing_since).isoformat()}"
+    return f"{kind}:{feed_id}:{aware(failing_since).isoformat()}"
 
 
 def down_after(settings: Settings) -> timedelta:
@@ -45,7 +46,7 @@ def down_after(settings: Settings) -> timedelta:
 
 def is_down(feed: Feed, settings: Settings, now: datetime) -> bool:
     """Failing continuously for at least ``delivery.feed_down_after_hours``."""
-    return feed.failing_since is not None and _aware(feed.failing_since) + down_after(settings) <= now
+    return feed.failing_since is not None and aware(feed.failing_since) + down_after(settings) <= now
 
 
 @dataclass
@@ -65,8 +66,8 @@ def enqueue_feed_health(session: Session, settings: Settings, now: datetime) -> 
     announced = select(Feed).where(Feed.down_notice_since.is_not(None)).order_by(Feed.id)
     for feed in session.scalars(announced):
         assert feed.down_notice_since is not None  # the query selected only these
-        episode = _aware(feed.down_notice_since)
-        if feed.failing_since is not None and _aware(feed.failing_since) == episode:
+        episode = aware(feed.down_notice_since)
+        if feed.failing_since is not None and aware(feed.failing_since) == episode:
             continue  # still the announced episode
         queued.up += _queue_up(session, feed, episode, {c.name for c in watchers}, now)
         feed.down_notice_since = None
@@ -121,7 +122,7 @@ def _queue(
     *,
     episode: datetime | None = None,
 ) -> int:
-    since = episode or _aware(feed.failing_since)  # type: ignore[arg-type]  # a down feed has failing_since
+    since = episode or aware(feed.failing_since)  # type: ignore[arg-type]  # a down feed has failing_since
     payload: dict[str, Any] = {
         "feed_id": feed.id,
         "url": feed.url,
@@ -194,7 +195,7 @@ def feed_health(session: Session, settings: Settings, now: datetime) -> dict[int
                 .order_by(Delivery.id)
             )
         ]
-        since = _aware(feed.failing_since) if feed.failing_since is not None else None
+        since = aware(feed.failing_since) if feed.failing_since is not None else None
         found[feed.id] = FeedHealth(
             feed_id=feed.id,
             failing_since=since,
@@ -205,9 +206,5 @@ def feed_health(session: Session, settings: Settings, now: datetime) -> dict[int
     return found
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _iso(value: datetime | None) -> str | None:
-    return _aware(value).isoformat() if value is not None else None
+    return aware(value).isoformat() if value is not None else None

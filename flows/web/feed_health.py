@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from storage.feed_health import FEED_DOWN, feed_health
+from storage.feed_health import feed_health
 from tasks.notify.feed_health import duration_words
 
 _WORD = {"feed_down": "down notice", "feed_up": "back notice"}
@@ -37,7 +37,6 @@ def feed_health_context(session: Session, settings: Settings, now: Any) -> dict[
     for feed_id, state in found.items():
         entry = state.as_dict()
         entry["told"] = describe_notices(state.notices)
-        entry["announced"] = any(n["kind"] == FEED_DOWN for n in state.notices)
         since = state.failing_since
         entry["failing_for"] = duration_words((now - since).total_seconds()) if since else None
         health[feed_id] = entry
