@@ -195,3 +195,15 @@ def test_add_user_prints_a_hash_the_config_accepts_and_the_app_verifies(tmp_path
     bad.write_text("web:\n  users:\n    ana: hunter2\n", encoding="utf-8")
     refused = CliRunner().invoke(cli_app, ["alerts", "--config", str(bad)])
     assert refused.exit_code == 2 and "newswatch web add-user ana" in refused.stderr
+
+
+def test_the_session_cookie_follows_links_from_mail_and_a_signed_in_visit_to_sign_in_moves_on(
+        desk: tuple[TestClient, Seeded, Settings]) -> None:
+    client, ids, _ = desk
+    form = client.get(f"/sign-in?next=/stories/{ids.safe_story}")
+    assert form.status_code == 200 and "samesite=lax" in form.headers["set-cookie"].lower()
+    assert sign_in(client) == 303
+    story = f"/stories/{ids.safe_story}"
+    again = client.get(f"/sign-in?next={story}")
+    assert again.status_code == 303 and again.headers["location"] == story
+    assert client.get("/sign-in?next=//evil.example/x").headers["location"] == "/"  # this site only

@@ -38,8 +38,10 @@ def _local_path(root: str, target: str | None) -> str:
 
 
 def _set_cookie(response: Response, value: str, secure: bool, root: str) -> None:
+    # Lax, not Strict: a link followed from an email or Slack must arrive signed in. Cross-site
+    # POSTs still go without the cookie, and every POST needs the session's CSRF token anyway.
     response.set_cookie(COOKIE_NAME, value, max_age=SESSION_SECONDS, path=f"{root}/",
-                        secure=secure, httponly=True, samesite="strict")
+                        secure=secure, httponly=True, samesite="lax")
 
 
 def _require_enabled(context: AppContext) -> None:
@@ -76,6 +78,8 @@ def _sign_in_page(context: AppContext, request: Request, status_code: int = 200,
 async def sign_in_form(context: AppContext, request: Request) -> Response:
     _require_enabled(context)
     current = session_of(context.accounts, request)
+    if current and current.user is not None:  # already signed in: straight on to where they were going
+        return RedirectResponse(_local_path(context.links.root, request.query_params.get("next")), status_code=303)
     return _sign_in_page(context, request, session=current) if current else _sign_in_page(context, request)
 
 
