@@ -207,3 +207,17 @@ def test_the_session_cookie_follows_links_from_mail_and_a_signed_in_visit_to_sig
     again = client.get(f"/sign-in?next={story}")
     assert again.status_code == 303 and again.headers["location"] == story
     assert client.get("/sign-in?next=//evil.example/x").headers["location"] == "/"  # this site only
+
+
+def test_after_a_wrong_password_the_retry_still_goes_back_to_the_story(desk: tuple[TestClient, Seeded, Settings]) -> None:
+    client, ids, _ = desk
+    story = f"/stories/{ids.safe_story}"
+    form = client.get(f"/sign-in?next={story}")
+    failed = client.post("/sign-in", data={"csrf_token": token_in(form.text), "name": "ana",
+                                           "password": "wrong password", "next": story})
+    assert failed.status_code == 401 and f'name="next" value="{story}"' in failed.text
+    kept = re.search(r'name="next" value="([^"]+)"', failed.text)
+    assert kept is not None
+    retry = client.post("/sign-in", data={"csrf_token": token_in(failed.text), "name": "ana",
+                                          "password": PASSWORD, "next": kept.group(1)})
+    assert retry.status_code == 303 and retry.headers["location"] == story

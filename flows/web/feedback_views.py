@@ -63,13 +63,16 @@ async def _checked_form(context: AppContext, request: Request) -> tuple[Session,
 
 
 def _sign_in_page(context: AppContext, request: Request, status_code: int = 200, error: str | None = None,
-                  session: Session | None = None, cookie: str | None = None) -> Response:
+                  session: Session | None = None, cookie: str | None = None,
+                  next_path: str | None = None) -> Response:
+    """The form; ``next_path`` is the posted form's ``next`` when re-shown after a failure
+    (the POST has no query string), else the query's ``next``."""
     accounts, root = context.accounts, context.links.root
     if session is None:
         session, cookie = accounts.new_session(None)
     response = context.page(request, "sign_in.html", status_code=status_code, error=error,
                             form_token=accounts.csrf_token(session),
-                            next_path=_local_path(root, request.query_params.get("next")))
+                            next_path=_local_path(root, next_path or request.query_params.get("next")))
     if cookie:
         _set_cookie(response, cookie, context.secure_cookies, root)
     return response
@@ -88,7 +91,8 @@ async def sign_in(context: AppContext, request: Request) -> Response:
     accounts = context.accounts
     name = await run_in_threadpool(accounts.check, form.get("name", ""), form.get("password", ""))
     if name is None:
-        return _sign_in_page(context, request, 401, "That name and password do not match.", session=session)
+        return _sign_in_page(context, request, 401, "That name and password do not match.", session=session,
+                             next_path=form.get("next"))
     _, cookie = accounts.new_session(name)  # a new nonce: no token from before signing in survives
     response = RedirectResponse(_local_path(context.links.root, form.get("next")), status_code=303)
     _set_cookie(response, cookie, context.secure_cookies, context.links.root)
