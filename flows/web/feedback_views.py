@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+from anyio import to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -88,11 +89,19 @@ async def sign_in_form(context: AppContext, request: Request) -> Response:
 
 async def sign_in(context: AppContext, request: Request) -> Response:
     session, form = await _checked_form(context, request)
-    accounts = context.accounts
-    name = await run_in_threadpool(accounts.check, form.get("name", ""), form.get("password", ""))
+    accounts, given = context.accounts, form.get("name", "")
+    address = request.client.host if request.client else "unknown"
+    refusal = accounts.limiter.refusal(given, address)
+    if refusal:
+        return _sign_in_page(context, request, 429, refusal, session=session, next_path=form.get("next"))
+    # At most a few scrypt checks at once; the rest wait here, on the event loop, not in pool threads.
+    name = await to_thread.run_sync(accounts.check, given, form.get("password", ""),
+                                    limiter=context.password_checks)
     if name is None:
+        accounts.limiter.failed(given, address)
         return _sign_in_page(context, request, 401, "That name and password do not match.", session=session,
                              next_path=form.get("next"))
+    accounts.limiter.succeeded(name)
     _, cookie = accounts.new_session(name)  # a new nonce: no token from before signing in survives
     response = RedirectResponse(_local_path(context.links.root, form.get("next")), status_code=303)
     _set_cookie(response, cookie, context.secure_cookies, context.links.root)
