@@ -5,18 +5,29 @@ over a real SQLite file."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+from httpx import Response
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from config.settings import Settings, load_settings
 from flows.cli import app as cli_app
 from flows.web import create_app
-from flows.web.accounts import Accounts, SignInSetupError, hash_password, verify_password
+from flows.web.accounts import (
+    Accounts,
+    SignInLimiter,
+    SignInSetupError,
+    hash_password,
+    verify_password,
+)
 from storage.db import open_database
 from storage.feedback import feedback_history
 from tests.test_cli_inputs import free_port
@@ -195,3 +206,96 @@ def test_add_user_prints_a_hash_the_config_accepts_and_the_app_verifies(tmp_path
     bad.write_text("web:\n  users:\n    ana: hunter2\n", encoding="utf-8")
     refused = CliRunner().invoke(cli_app, ["alerts", "--config", str(bad)])
     assert refused.exit_code == 2 and "newswatch web add-user ana" in refused.stderr
+
+
+def test_the_session_cookie_follows_links_from_mail_and_a_signed_in_visit_to_sign_in_moves_on(
+        desk: tuple[TestClient, Seeded, Settings]) -> None:
+    client, ids, _ = desk
+    form = client.get(f"/sign-in?next=/stories/{ids.safe_story}")
+    assert form.status_code == 200 and "samesite=lax" in form.headers["set-cookie"].lower()
+    assert sign_in(client) == 303
+    story = f"/stories/{ids.safe_story}"
+    again = client.get(f"/sign-in?next={story}")
+    assert again.status_code == 303 and again.headers["location"] == story
+    assert client.get("/sign-in?next=//evil.example/x").headers["location"] == "/"  # this site only
+
+
+def test_after_a_wrong_password_the_retry_still_goes_back_to_the_story(desk: tuple[TestClient, Seeded, Settings]) -> None:
+    client, ids, _ = desk
+    story = f"/stories/{ids.safe_story}"
+    form = client.get(f"/sign-in?next={story}")
+    failed = client.post("/sign-in", data={"csrf_token": token_in(form.text), "name": "ana",
+                                           "password": "wrong password", "next": story})
+    assert failed.status_code == 401 and f'name="next" value="{story}"' in failed.text
+    kept = re.search(r'name="next" value="([^"]+)"', failed.text)
+    assert kept is not None
+    retry = client.post("/sign-in", data={"csrf_token": token_in(failed.text), "name": "ana",
+                                          "password": PASSWORD, "next": kept.group(1)})
+    assert retry.status_code == 303 and retry.headers["location"] == story
+
+
+def test_five_failed_sign_ins_for_a_name_refuse_it_until_the_window_passes(seeded: tuple[Path, Seeded]) -> None:
+    folder, ids = seeded
+    settings = make_settings(folder, {"users": {"ana": hash_password(PASSWORD)}, "secret_key": SECRET})
+    now = [NOW]
+    with TestClient(create_app(settings, clock=lambda: now[0]), follow_redirects=False) as client:
+        for _ in range(5):
+            assert sign_in(client, password="wrong password") == 401
+        form = client.get("/sign-in")
+        refused = client.post("/sign-in", data={"csrf_token": token_in(form.text), "name": "ana",
+                                                "password": PASSWORD, "next": "/stories/1"})
+        assert refused.status_code == 429  # even the right password: no more guesses for this name
+        assert "Too many failed sign-ins for this name; try again in 15 minutes." in refused.text
+        assert "Signed in as" not in client.get(f"/stories/{ids.safe_story}").text
+        now[0] = NOW + timedelta(minutes=14, seconds=30)
+        assert sign_in(client) == 429
+        assert "try again in 1 minute." in client.post("/sign-in", data={
+            "csrf_token": token_in(client.get("/sign-in").text), "name": "ana", "password": PASSWORD}).text
+        now[0] = NOW + timedelta(minutes=15)
+        assert sign_in(client) == 303
+
+
+def test_the_limiter_counts_names_and_addresses_and_a_success_clears_the_name() -> None:
+    now = [NOW]
+    limiter = SignInLimiter(clock=lambda: now[0])
+    for n in range(5):  # five different names from one address
+        assert limiter.refusal(f"guess{n}", "10.0.0.9") is None
+        limiter.failed(f"guess{n}", "10.0.0.9")
+    assert limiter.refusal("ana", "10.0.0.9") == "Too many failed sign-ins for this address; try again in 15 minutes."
+    assert limiter.refusal("ana", "10.0.0.7") is None  # another address, a name with no failures
+    for _ in range(4):
+        limiter.failed("ana", f"10.0.1.{_}")
+    limiter.succeeded("ana")
+    limiter.failed("ana", "10.0.2.1")
+    assert limiter.refusal("ana", "10.0.2.2") is None  # the success cleared ana's four failures
+    now[0] = NOW + timedelta(minutes=10)
+    assert limiter.refusal("ana", "10.0.0.9") == "Too many failed sign-ins for this address; try again in 5 minutes."
+
+
+def test_password_checks_run_at_most_two_at_once(desk: tuple[TestClient, Seeded, Settings]) -> None:
+    client, _, _ = desk
+    accounts = client.app.state.context.accounts  # type: ignore[attr-defined]
+    real_check, running, most = accounts.check, [0], [0]
+    lock = threading.Lock()
+
+    def counting_check(name: str, password: str) -> str | None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2)  # long enough for four posts at once to overlap without a bound
+        try:
+            return real_check(name, password)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    accounts.check = counting_check
+    token = token_in(client.get("/sign-in").text)
+
+    def post(n: int) -> Response:
+        return client.post("/sign-in", data={"csrf_token": token, "name": f"guess{n}", "password": "x"})
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(post, range(4)))
+    assert [a.status_code for a in answers] == [401] * 4
+    assert most[0] == 2

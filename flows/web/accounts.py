@@ -4,7 +4,8 @@ Plain functions and one small class, no framework: the hash is scrypt with a ran
 salt in a self-describing string (``scrypt$N$r$p$salt$hash``, what ``web.users`` holds);
 the session cookie is ``payload.signature`` with an HMAC-SHA256 over the payload made
 with ``web.secret_key``; a CSRF token is an HMAC of the session's own random nonce, so
-it is worthless outside the browser that holds that session.
+it is worthless outside the browser that holds that session. ``SignInLimiter`` counts
+failed sign-ins per name and per client address, in memory, to stop password guessing.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from storage.clock import utcnow
 
@@ -27,6 +32,10 @@ HASH_BYTES = 32
 MIN_PASSWORD_CHARS = 8
 COOKIE_NAME = "newswatch_session"
 SESSION_SECONDS = 12 * 3600  # a working day: sign in again the next morning
+FAILED_SIGN_INS_ALLOWED = 5
+FAILED_SIGN_IN_WINDOW = timedelta(minutes=15)
+CONCURRENT_PASSWORD_CHECKS = 2  # scrypt is ~50 ms of CPU: guessing must not fill the thread pool
+_MAX_TRACKED_KEYS = 10_000  # names and addresses remembered at once (least recently failed go first)
 
 
 class SignInSetupError(Exception):
@@ -80,10 +89,65 @@ class Session:
     expires: int
 
 
-class Accounts:
-    """The configured people and the key that signs their sessions."""
+class SignInLimiter:
+    """Failed sign-ins per name and per client address over a sliding window, in memory.
 
-    def __init__(self, users: dict[str, str], secret_key: str | None) -> None:
+    After ``allowed`` failures within ``window`` for a name (or from an address), further
+    attempts are refused until the oldest of them leaves the window. One process only:
+    a restart forgets the counts, which is acceptable for a desk's web app.
+    """
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow, allowed: int = FAILED_SIGN_INS_ALLOWED,
+                 window: timedelta = FAILED_SIGN_IN_WINDOW) -> None:
+        self._clock, self.allowed, self.window = clock, allowed, window
+        self._failures: dict[str, list[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def refusal(self, name: str, address: str) -> str | None:
+        """Why an attempt for ``name`` from ``address`` is refused now, or None to let it through."""
+        now = self._clock()
+        with self._lock:
+            for key, what in ((_name_key(name), "this name"), (_address_key(address), "this address")):
+                recent = self._recent(key, now)
+                if len(recent) >= self.allowed:
+                    wait = recent[-self.allowed] + self.window - now
+                    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+                    return (f"Too many failed sign-ins for {what}; try again in {minutes} "
+                            f"minute{'' if minutes == 1 else 's'}.")
+        return None
+
+    def failed(self, name: str, address: str) -> None:
+        now = self._clock()
+        with self._lock:
+            for key in (_name_key(name), _address_key(address)):
+                recent = self._recent(key, now)
+                self._failures.pop(key, None)  # re-inserted last: the dict is oldest-failure first
+                self._failures[key] = [*recent, now]
+            while len(self._failures) > _MAX_TRACKED_KEYS:
+                del self._failures[next(iter(self._failures))]
+
+    def succeeded(self, name: str) -> None:
+        """A right password clears the name's count (not the address's: others may guess from it)."""
+        with self._lock:
+            self._failures.pop(_name_key(name), None)
+
+    def _recent(self, key: str, now: datetime) -> list[datetime]:
+        return [t for t in self._failures.get(key, []) if now - t < self.window]
+
+
+def _name_key(name: str) -> str:
+    return f"name:{name.strip()[:200]}"
+
+
+def _address_key(address: str) -> str:
+    return f"address:{address}"
+
+
+class Accounts:
+    """The configured people, the key that signs their sessions and the sign-in limiter."""
+
+    def __init__(self, users: dict[str, str], secret_key: str | None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         if users and not secret_key:
             raise SignInSetupError(
                 "web.users is set but web.secret_key is not: set web.secret_key (or "
@@ -92,6 +156,7 @@ class Accounts:
             )
         self.users = dict(users)
         self._key = (secret_key or "").encode("utf-8")
+        self.limiter = SignInLimiter(clock)
 
     @property
     def enabled(self) -> bool:

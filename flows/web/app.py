@@ -41,7 +41,7 @@ def create_app(
     SignInSetupError when people are configured (web.users) without web.secret_key."""
     web = settings.web
     # Checked before the database is opened, so a setup error leaves nothing open.
-    accounts = Accounts(web.users, web.secret_key.get_secret_value() if web.secret_key else None)
+    accounts = Accounts(web.users, web.secret_key.get_secret_value() if web.secret_key else None, clock=clock)
     db = database or open_database(settings.resolved_database_url)
     context = AppContext(
         settings=settings, database=db, templates=template_environment(), links=Links(web),

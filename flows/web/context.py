@@ -8,11 +8,12 @@ builds. Nothing here is global: two apps in one process (the tests make many) sh
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from anyio import CapacityLimiter
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session as DbSession
 from starlette.exceptions import HTTPException
@@ -21,7 +22,7 @@ from starlette.responses import HTMLResponse
 
 from config.settings import Settings
 from flows.web import queries
-from flows.web.accounts import COOKIE_NAME, Accounts, Session
+from flows.web.accounts import CONCURRENT_PASSWORD_CHECKS, COOKIE_NAME, Accounts, Session
 from flows.web.links import Links
 from flows.web.params import multi, parse_alert_query
 from flows.web.render import (
@@ -87,6 +88,8 @@ class AppContext:
     accounts: Accounts
     catalog: TopicCatalog
     clock: Callable[[], datetime] = utcnow
+    # Worker threads the sign-in's password checks may use at once (flows/web/feedback_views.py).
+    password_checks: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(CONCURRENT_PASSWORD_CHECKS))
 
     @property
     def base_url(self) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+from anyio import to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -38,8 +39,10 @@ def _local_path(root: str, target: str | None) -> str:
 
 
 def _set_cookie(response: Response, value: str, secure: bool, root: str) -> None:
+    # Lax, not Strict: a link followed from an email or Slack must arrive signed in. Cross-site
+    # POSTs still go without the cookie, and every POST needs the session's CSRF token anyway.
     response.set_cookie(COOKIE_NAME, value, max_age=SESSION_SECONDS, path=f"{root}/",
-                        secure=secure, httponly=True, samesite="strict")
+                        secure=secure, httponly=True, samesite="lax")
 
 
 def _require_enabled(context: AppContext) -> None:
@@ -61,13 +64,16 @@ async def _checked_form(context: AppContext, request: Request) -> tuple[Session,
 
 
 def _sign_in_page(context: AppContext, request: Request, status_code: int = 200, error: str | None = None,
-                  session: Session | None = None, cookie: str | None = None) -> Response:
+                  session: Session | None = None, cookie: str | None = None,
+                  next_path: str | None = None) -> Response:
+    """The form; ``next_path`` is the posted form's ``next`` when re-shown after a failure
+    (the POST has no query string), else the query's ``next``."""
     accounts, root = context.accounts, context.links.root
     if session is None:
         session, cookie = accounts.new_session(None)
     response = context.page(request, "sign_in.html", status_code=status_code, error=error,
                             form_token=accounts.csrf_token(session),
-                            next_path=_local_path(root, request.query_params.get("next")))
+                            next_path=_local_path(root, next_path or request.query_params.get("next")))
     if cookie:
         _set_cookie(response, cookie, context.secure_cookies, root)
     return response
@@ -76,15 +82,26 @@ def _sign_in_page(context: AppContext, request: Request, status_code: int = 200,
 async def sign_in_form(context: AppContext, request: Request) -> Response:
     _require_enabled(context)
     current = session_of(context.accounts, request)
+    if current and current.user is not None:  # already signed in: straight on to where they were going
+        return RedirectResponse(_local_path(context.links.root, request.query_params.get("next")), status_code=303)
     return _sign_in_page(context, request, session=current) if current else _sign_in_page(context, request)
 
 
 async def sign_in(context: AppContext, request: Request) -> Response:
     session, form = await _checked_form(context, request)
-    accounts = context.accounts
-    name = await run_in_threadpool(accounts.check, form.get("name", ""), form.get("password", ""))
+    accounts, given = context.accounts, form.get("name", "")
+    address = request.client.host if request.client else "unknown"
+    refusal = accounts.limiter.refusal(given, address)
+    if refusal:
+        return _sign_in_page(context, request, 429, refusal, session=session, next_path=form.get("next"))
+    # At most a few scrypt checks at once; the rest wait here, on the event loop, not in pool threads.
+    name = await to_thread.run_sync(accounts.check, given, form.get("password", ""),
+                                    limiter=context.password_checks)
     if name is None:
-        return _sign_in_page(context, request, 401, "That name and password do not match.", session=session)
+        accounts.limiter.failed(given, address)
+        return _sign_in_page(context, request, 401, "That name and password do not match.", session=session,
+                             next_path=form.get("next"))
+    accounts.limiter.succeeded(name)
     _, cookie = accounts.new_session(name)  # a new nonce: no token from before signing in survives
     response = RedirectResponse(_local_path(context.links.root, form.get("next")), status_code=303)
     _set_cookie(response, cookie, context.secure_cookies, context.links.root)
