@@ -257,7 +257,7 @@ def test_five_failed_sign_ins_for_a_name_refuse_it_until_the_window_passes(seede
 
 def test_the_limiter_counts_names_and_addresses_and_a_success_clears_the_name() -> None:
     now = [NOW]
-    limiter = SignInLimiter(clock=lambda: now[0])
+    limiter = SignInLimiter(clock=lambda: now[0], allowed_per_address=5)
     for n in range(5):  # five different names from one address
         assert limiter.refusal(f"guess{n}", "10.0.0.9") is None
         limiter.failed(f"guess{n}", "10.0.0.9")
@@ -270,6 +270,16 @@ def test_the_limiter_counts_names_and_addresses_and_a_success_clears_the_name() 
     assert limiter.refusal("ana", "10.0.2.2") is None  # the success cleared ana's four failures
     now[0] = NOW + timedelta(minutes=10)
     assert limiter.refusal("ana", "10.0.0.9") == "Too many failed sign-ins for this address; try again in 5 minutes."
+
+
+def test_a_shared_address_allows_more_failures_than_one_name() -> None:
+    limiter = SignInLimiter(clock=lambda: NOW)
+    for n in range(5):  # a desk behind one proxy address: five people mistype once each
+        limiter.failed(f"person{n}", "10.0.0.9")
+    assert limiter.refusal("person5", "10.0.0.9") is None
+    for _ in range(5):
+        limiter.failed("ana", "10.0.0.9")
+    assert limiter.refusal("ana", "10.0.0.9") == "Too many failed sign-ins for this name; try again in 15 minutes."
 
 
 def test_password_checks_run_at_most_two_at_once(desk: tuple[TestClient, Seeded, Settings]) -> None:

@@ -32,7 +32,10 @@ HASH_BYTES = 32
 MIN_PASSWORD_CHARS = 8
 COOKIE_NAME = "newswatch_session"
 SESSION_SECONDS = 12 * 3600  # a working day: sign in again the next morning
-FAILED_SIGN_INS_ALLOWED = 5
+FAILED_SIGN_INS_ALLOWED = 5  # per name
+# Per client address: higher, because behind a proxy without trust_proxy_headers a whole
+# desk shares one address, and a few typos must not lock everyone out.
+FAILED_SIGN_INS_PER_ADDRESS = 30
 FAILED_SIGN_IN_WINDOW = timedelta(minutes=15)
 CONCURRENT_PASSWORD_CHECKS = 2  # scrypt is ~50 ms of CPU: guessing must not fill the thread pool
 _MAX_TRACKED_KEYS = 10_000  # names and addresses remembered at once (least recently failed go first)
@@ -92,14 +95,17 @@ class Session:
 class SignInLimiter:
     """Failed sign-ins per name and per client address over a sliding window, in memory.
 
-    After ``allowed`` failures within ``window`` for a name (or from an address), further
+    After ``allowed`` failures within ``window`` for a name (``allowed_per_address`` from one
+    address), further
     attempts are refused until the oldest of them leaves the window. One process only:
     a restart forgets the counts, which is acceptable for a desk's web app.
     """
 
     def __init__(self, clock: Callable[[], datetime] = utcnow, allowed: int = FAILED_SIGN_INS_ALLOWED,
-                 window: timedelta = FAILED_SIGN_IN_WINDOW) -> None:
+                 window: timedelta = FAILED_SIGN_IN_WINDOW,
+                 allowed_per_address: int = FAILED_SIGN_INS_PER_ADDRESS) -> None:
         self._clock, self.allowed, self.window = clock, allowed, window
+        self.allowed_per_address = allowed_per_address
         self._failures: dict[str, list[datetime]] = {}
         self._lock = threading.Lock()
 
@@ -107,10 +113,12 @@ class SignInLimiter:
         """Why an attempt for ``name`` from ``address`` is refused now, or None to let it through."""
         now = self._clock()
         with self._lock:
-            for key, what in ((_name_key(name), "this name"), (_address_key(address), "this address")):
+            limits = ((_name_key(name), "this name", self.allowed),
+                      (_address_key(address), "this address", self.allowed_per_address))
+            for key, what, allowed in limits:
                 recent = self._recent(key, now)
-                if len(recent) >= self.allowed:
-                    wait = recent[-self.allowed] + self.window - now
+                if len(recent) >= allowed:
+                    wait = recent[-allowed] + self.window - now
                     minutes = max(1, math.ceil(wait.total_seconds() / 60))
                     return (f"Too many failed sign-ins for {what}; try again in {minutes} "
                             f"minute{'' if minutes == 1 else 's'}.")
