@@ -179,6 +179,8 @@ def preview_command(
 
 
 def _print_preview(result: Preview, channel: Channel, html: Path | None) -> None:
+    if result.note:
+        typer.echo(terminal_safe(result.note, 300))
     typer.echo(f"# {terminal_safe(result.description, 300)}")
     if channel is Channel.slack:
         typer.echo(json.dumps(result.slack, indent=2, ensure_ascii=False))
