@@ -305,6 +305,11 @@ def evaluate(
     if feedback == (labels is not None):
         fail("give exactly one of --labels FILE or --feedback (with --config FILE)")
     if feedback:
+        if min_recall is not None:
+            fail("--min-recall does not apply with --feedback: verdicts on alerts measure precision only"
+                 " (use --min-precision)")
+        if split is not None:
+            fail("--split does not apply with --feedback: verdicts have no split column (it is for --labels FILE)")
         _evaluate_feedback(config, format, min_precision)
         return
     assert labels is not None
