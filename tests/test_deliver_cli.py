@@ -238,3 +238,19 @@ def test_preview_of_an_alert_the_subscriber_does_not_follow_says_so_first(tmp_pa
         result = runner.invoke(app, ["preview", "--alert", str(alert_id), *args, "--config", str(path)])
         assert result.exit_code == 0 and result.output.startswith(f"# alert {alert_id} ")
         assert "does not follow" not in result.output
+
+
+def test_preview_refuses_an_html_path_it_cannot_write_before_rendering(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 2525, "https://hooks.slack.example/services/x")
+    alert_id = store_alert(path, title="Envoy recalled")
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    for target, message in (
+        (tmp_path / "missing" / "x.html", f"the folder {tmp_path / 'missing'} does not exist"),
+        (tmp_path / "a-file" / "x.html", f"the folder {tmp_path / 'a-file'} is not a folder"),
+        (tmp_path, "is a folder; give a file name"),
+    ):
+        result = runner.invoke(app, ["preview", "--alert", str(alert_id), "--html", str(target), "--config", str(path)])
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""  # nothing rendered first
+        assert len(result.stderr.splitlines()) == 1 and message in result.stderr
+        assert result.stderr.startswith(f"newswatch: --html {target}: ")
