@@ -195,3 +195,11 @@ def test_add_user_prints_a_hash_the_config_accepts_and_the_app_verifies(tmp_path
     bad.write_text("web:\n  users:\n    ana: hunter2\n", encoding="utf-8")
     refused = CliRunner().invoke(cli_app, ["alerts", "--config", str(bad)])
     assert refused.exit_code == 2 and "newswatch web add-user ana" in refused.stderr
+
+
+def test_add_user_without_a_terminal_points_to_password_stdin() -> None:
+    result = CliRunner().invoke(cli_app, ["web", "add-user", "ana"], input=PASSWORD + "\n")  # stdin is no TTY
+    assert result.exit_code == 2, result.output
+    assert result.stderr == ("newswatch: no terminal to ask for the password: give it on stdin with"
+                             " `newswatch web add-user ana --password-stdin`\n")
+    assert result.stdout == "" and "Aborted" not in result.output and "GetPassWarning" not in result.output
