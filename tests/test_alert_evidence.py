@@ -331,3 +331,26 @@ def test_every_reader_quotes_the_same_strongest_sentence_of_older_evidence() -> 
     quote = quote_of(evidence)
     assert quote is not None and quote.text == "The decisive sentence."
     assert strongest_item([{"text": "  "}, "junk"]) is None
+
+
+def test_explain_prints_feed_text_without_terminal_escape_codes(seeded: Seeded, tmp_path: Path) -> None:
+    db = open_database(seeded.settings.resolved_database_url)
+    try:
+        with db.session() as session:
+            for article in session.query(Article):
+                article.title = "Evil \x1b]0;pwned\x07 title"
+                article.text = f"Officials accused Moscow of meddling \x1b[2J in the vote\x07.\n{article.text}"
+            session.query(Alert).one().title = "Vote \x1b]0;pwned\x07 row"
+    finally:
+        db.dispose()
+    for args in (["--alert", str(seeded.alert_id)], ["--article", str(seeded.first_id)]):
+        result = explain(*args, "--config", str(seeded.config))
+        assert result.exit_code == 0, result.output
+        assert "pwned" in result.output and "meddling" in result.output  # the feed text is shown …
+        assert "\x1b" not in result.output and "\x07" not in result.output  # … without its escape codes
+    page = tmp_path / "evil.txt"
+    page.write_text("Evil \x1b]0;pwned\x07 title\nOfficials accused Moscow of meddling \x1b[2J in the vote\x07.",
+                    encoding="utf-8")
+    result = explain("--file", str(page), "--config", str(seeded.config))
+    assert result.exit_code == 0, result.output
+    assert "pwned" in result.output and "\x1b" not in result.output and "\x07" not in result.output

@@ -219,3 +219,38 @@ def test_preview_alert_errors_are_one_line(tmp_path: Path) -> None:
     assert both.exit_code == 2 and "two subscribers given" in both.stderr
     for result in (unknown, nobody, neither, both):
         assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
+
+
+def test_preview_of_an_alert_the_subscriber_does_not_follow_says_so_first(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 2525, "https://hooks.slack.example/services/x")
+    alert_id = store_alert(path, topic="foreign-campaigning", title="Campaign ads bought abroad")
+    for channel in ("email", "slack"):
+        result = runner.invoke(app, ["preview", "--alert", str(alert_id), "--subscriber", "desk",
+                                     "--channel", channel, "--config", str(path)])
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[0] == (
+            "note: desk does not follow foreign-campaigning (Foreign campaigning and election interference):"
+            " they would not be sent this alert")
+        assert "Campaign ads bought abroad" in result.output  # still rendered: any alert can be previewed
+    # A reader of every topic, or of this one, gets no note.
+    for reader in ("morning", None):
+        args = ["--subscriber", reader] if reader else []
+        result = runner.invoke(app, ["preview", "--alert", str(alert_id), *args, "--config", str(path)])
+        assert result.exit_code == 0 and result.output.startswith(f"# alert {alert_id} ")
+        assert "does not follow" not in result.output
+
+
+def test_preview_refuses_an_html_path_it_cannot_write_before_rendering(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 2525, "https://hooks.slack.example/services/x")
+    alert_id = store_alert(path, title="Envoy recalled")
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    for target, message in (
+        (tmp_path / "missing" / "x.html", f"the folder {tmp_path / 'missing'} does not exist"),
+        (tmp_path / "a-file" / "x.html", f"the folder {tmp_path / 'a-file'} is not a folder"),
+        (tmp_path, "is a folder; give a file name"),
+    ):
+        result = runner.invoke(app, ["preview", "--alert", str(alert_id), "--html", str(target), "--config", str(path)])
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""  # nothing rendered first
+        assert len(result.stderr.splitlines()) == 1 and message in result.stderr
+        assert result.stderr.startswith(f"newswatch: --html {target}: ")

@@ -135,3 +135,19 @@ def test_topics_eval_needs_labels_or_feedback(config: Path) -> None:
     assert neither.stderr.strip() == "newswatch: give exactly one of --labels FILE or --feedback (with --config FILE)"
     no_config = invoke("topics", "eval", "--feedback")
     assert no_config.exit_code == 2 and "topics eval --feedback needs a config file" in no_config.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--min-recall", "0.5"], "newswatch: --min-recall does not apply with --feedback: verdicts on alerts"
+                                  " measure precision only (use --min-precision)"),
+        (["--split", "check"], "newswatch: --split does not apply with --feedback: verdicts have no split column"
+                               " (it is for --labels FILE)"),
+    ],
+)
+def test_topics_eval_feedback_refuses_options_it_cannot_honour(config: Path, alert: int, args: list[str],
+                                                               message: str) -> None:
+    result = invoke("topics", "eval", "--feedback", *args, "--config", str(config))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == message and result.stdout == ""

@@ -309,3 +309,11 @@ def test_password_checks_run_at_most_two_at_once(desk: tuple[TestClient, Seeded,
         answers = list(pool.map(post, range(4)))
     assert [a.status_code for a in answers] == [401] * 4
     assert most[0] == 2
+
+
+def test_add_user_without_a_terminal_points_to_password_stdin() -> None:
+    result = CliRunner().invoke(cli_app, ["web", "add-user", "ana"], input=PASSWORD + "\n")  # stdin is no TTY
+    assert result.exit_code == 2, result.output
+    assert result.stderr == ("newswatch: no terminal to ask for the password: give it on stdin with"
+                             " `newswatch web add-user ana --password-stdin`\n")
+    assert result.stdout == "" and "Aborted" not in result.output and "GetPassWarning" not in result.output

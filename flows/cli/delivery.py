@@ -6,6 +6,7 @@ Secrets (SMTP password, Slack webhook URLs) are never printed: channels are show
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -155,6 +156,8 @@ def preview_command(
         fail("give a subscriber name (newswatch preview NAME) or an alert (newswatch preview --alert ID)")
     if alert is not None and alert < 1:
         fail(f"--alert {alert}: an alert id is a positive number (list them with: newswatch alerts)")
+    if html is not None:
+        _check_writable(html)
     settings = settings_from(config, "preview")
     chosen = next((s for s in settings.subscribers if s.name == name), None)
     if name is not None and chosen is None:
@@ -178,7 +181,21 @@ def preview_command(
     _print_preview(result, channel, html)
 
 
+def _check_writable(html: Path) -> None:
+    """Refuse an --html path that cannot be written before printing the whole preview."""
+    folder = html.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        fail(f"--html {html}: the folder {folder} {what}; give a file in an existing folder")
+    if html.is_dir():
+        fail(f"--html {html}: is a folder; give a file name, e.g. {html / 'preview.html'}")
+    if not os.access(folder, os.W_OK):
+        fail(f"--html {html}: the folder {folder} is not writable; give a file in a folder you can write to")
+
+
 def _print_preview(result: Preview, channel: Channel, html: Path | None) -> None:
+    if result.note:
+        typer.echo(terminal_safe(result.note, 300))
     typer.echo(f"# {terminal_safe(result.description, 300)}")
     if channel is Channel.slack:
         typer.echo(json.dumps(result.slack, indent=2, ensure_ascii=False))

@@ -22,6 +22,7 @@ from flows.cli.common import (
     print_json,
     read_session,
     settings_from,
+    terminal_safe,
     topics_from,
 )
 from storage.clock import utcnow
@@ -41,6 +42,13 @@ def _one_line(value: Any, limit: int) -> str:
     text = " ".join(str(value or "").split())
     text = "".join(c if c.isprintable() else " " for c in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _echo_safe(text: str) -> None:
+    """Print rendered text line by line with feed text's control characters and escape
+    sequences removed: titles and sentences come from the feeds, not from us."""
+    for line in text.splitlines():
+        typer.echo(terminal_safe(line))
 
 
 def _topics(config: Path | None) -> TopicSet:
@@ -207,8 +215,8 @@ def explain(
     if format is TextOrJson.json:
         print_json({"title": doc.title, **explanation.to_dict()})
     else:
-        typer.echo(f"article: {_one_line(doc.title, 120) or '(no title)'}")
-        typer.echo(explanation.render())
+        _echo_safe(f"article: {_one_line(doc.title, 120) or '(no title)'}")
+        _echo_safe(explanation.render())
 
 
 def _explain_stored(
@@ -237,7 +245,7 @@ def _explain_stored(
     if format is TextOrJson.json:
         print_json(found.to_dict())
     else:
-        typer.echo(found.render())
+        _echo_safe(found.render())
 
 
 @app.command()
@@ -297,6 +305,11 @@ def evaluate(
     if feedback == (labels is not None):
         fail("give exactly one of --labels FILE or --feedback (with --config FILE)")
     if feedback:
+        if min_recall is not None:
+            fail("--min-recall does not apply with --feedback: verdicts on alerts measure precision only"
+                 " (use --min-precision)")
+        if split is not None:
+            fail("--split does not apply with --feedback: verdicts have no split column (it is for --labels FILE)")
         _evaluate_feedback(config, format, min_precision)
         return
     assert labels is not None

@@ -77,6 +77,9 @@ def add_user_command(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
+        if not sys.stdin.isatty():  # the prompt needs a terminal; without one it only says "Aborted!"
+            fail(f"no terminal to ask for the password: give it on stdin with"
+                 f" `newswatch web add-user {name} --password-stdin`")
         password = typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
     if len(password) < MIN_PASSWORD_CHARS:
         fail(f"the password is too short: give at least {MIN_PASSWORD_CHARS} characters")

@@ -3,7 +3,7 @@ any stored alert (``newswatch preview --alert ID``), whatever its delivery state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ class Preview:
     description: str
     email: RenderedEmail | None
     slack: dict[str, Any] | None
+    note: str | None = None  # said before the preview: e.g. this reader would never be sent it
 
 
 def preview(
@@ -112,4 +113,12 @@ def preview_alert(
     state = delivery_state(session, alert, config.name if config else None, channel)
     description = (f"alert {alert.id} ({topic_name(topics, alert.topic_id)}) as {reader.name} "
                    f"would read it ({channel}); {state}")
-    return _rendered(description, view, channel)
+    return replace(_rendered(description, view, channel), note=_not_followed(config, alert, topics))
+
+
+def _not_followed(config: SubscriberConfig | None, alert: Alert, topics: TopicDirectory) -> str | None:
+    """The preview renders any alert; say so when the named reader would never be sent it."""
+    if config is None or not config.topics or alert.topic_id in config.topics:
+        return None
+    return (f"note: {config.name} does not follow {alert.topic_id} ({topic_name(topics, alert.topic_id)}):"
+            " they would not be sent this alert")
