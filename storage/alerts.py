@@ -11,13 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from config.settings import Settings
 from storage.deliveries import enqueue_for_alert  # queued in the alert's own transaction
 from storage.dialect import insert_ignore
 from storage.evidence import ArticleEvidence, merge_story_evidence
-from storage.models import Alert, AlertMatch, Article, Story
+from storage.models import Alert, AlertMatch, Article, ArticleSource, Story
 from storage.published import earliest_published
 from storage.search import index_alert, index_article, index_story_articles
 from storage.serialize import outlet_name
@@ -173,14 +173,25 @@ def _add_match(session: Session, alert: Alert, article: Article, match: MatchRec
 
 def _merge_evidence(session: Session, alert: Alert, several_sources: bool) -> bool:
     """The alert's evidence from all its story's matching articles; True if it changed."""
+    # This runs in analysis's serialised transaction each time a story grows: read only the
+    # matches' evidence, and the few columns an outlet's name needs only when it is shown
+    # (never the articles' text).
     rows = session.execute(
-        select(AlertMatch.article_id, AlertMatch.evidence, Article)
-        .join(Article, Article.id == AlertMatch.article_id)
+        select(AlertMatch.article_id, AlertMatch.evidence)
         .where(AlertMatch.alert_id == alert.id)
         .order_by(AlertMatch.id)  # ties: the article that matched first
     ).all()
-    articles = [ArticleEvidence(article_id, outlet_name(article), list(evidence or []))
-                for article_id, evidence, article in rows]
+    outlets: dict[int, str] = {}
+    if several_sources and rows:
+        found = session.scalars(
+            select(Article)
+            .options(load_only(Article.id, Article.site_name, Article.url),
+                     selectinload(Article.sources).selectinload(ArticleSource.feed))
+            .where(Article.id.in_([article_id for article_id, _ in rows]))
+        )
+        outlets = {article.id: outlet_name(article) for article in found}
+    articles = [ArticleEvidence(article_id, outlets.get(article_id, ""), list(evidence or []))
+                for article_id, evidence in rows]
     merged = merge_story_evidence(articles, several_sources=several_sources)
     if merged == (alert.evidence or []):
         return False
