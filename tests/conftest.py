@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.slack import WebhookRecorder, slack_webhook
+from tests.support.smtp import RecordingHandler, smtp_server
+
 # Shared checks: their failed asserts show the values, as in test modules.
 pytest.register_assert_rewrite("tests.scale.outcomes")
 
@@ -74,3 +77,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'newswatch.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+# A real SMTP server and a Slack webhook stand-in on 127.0.0.1, one per test that asks.
+@pytest.fixture
+def smtp() -> Iterator[tuple[RecordingHandler, int]]:
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def slack() -> Iterator[WebhookRecorder]:
+    with slack_webhook() as recorder:
+        yield recorder

@@ -22,7 +22,7 @@ from storage.db import Database, open_database
 from storage.deliveries import claim_next, enqueue_for_alert, sync_subscribers
 from storage.models import Delivery
 from tasks.notify import deliver_pending
-from tests.support.smtp import RecordingHandler, smtp_server
+from tests.support.smtp import RecordingHandler
 from tests.test_deliver_support import T0, add_alert
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,12 +33,6 @@ def db(database_url: str) -> Iterator[Database]:
     database = open_database(database_url, migrate=True)
     yield database
     database.dispose()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[RecordingHandler, int]]:
-    with smtp_server() as server:
-        yield server
 
 
 def config_file(tmp_path: Path, database_url: str, port: int) -> Path:

@@ -4,7 +4,6 @@ with failures injected on both, and a crash between sending and recording."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from storage.db import Database
 from storage.deliveries import enqueue_for_alert, sync_subscribers
 from storage.models import Delivery
 from tasks.notify import DeliveryHooks, deliver_pending, message_id
-from tests.support.slack import WebhookRecorder, slack_webhook
+from tests.support.slack import WebhookRecorder
 from tests.support.smtp import RecordingHandler, smtp_server
 from tests.test_deliver_support import (
     T0,
@@ -29,18 +28,6 @@ from tests.test_deliver_support import (
 )
 
 database = pytest.fixture(open_test_database, name="database")
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[RecordingHandler, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def slack() -> Iterator[WebhookRecorder]:
-    with slack_webhook() as recorder:
-        yield recorder
 
 
 def settings_for(tmp_path: Path, port: int, hook: str | None, **subscriber: Any) -> Settings:

@@ -20,8 +20,8 @@ from storage.feed_health import feed_health
 from storage.feeds import FetchRecord, record_fetch
 from storage.models import Delivery, Feed
 from tasks.notify import deliver_pending
-from tests.support.slack import WebhookRecorder, slack_webhook
-from tests.support.smtp import RecordingHandler, smtp_server
+from tests.support.slack import WebhookRecorder
+from tests.support.smtp import RecordingHandler
 from tests.test_deliver_support import T0
 
 HOUR = timedelta(hours=1)
@@ -34,18 +34,6 @@ def db(database_url: str) -> Iterator[Database]:
     database = open_database(database_url, migrate=True)
     yield database
     database.dispose()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[RecordingHandler, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def slack() -> Iterator[WebhookRecorder]:
-    with slack_webhook() as recorder:
-        yield recorder
 
 
 def settings_for(database_url: str, port: int, hook: str, extra: dict[str, Any] | None = None,

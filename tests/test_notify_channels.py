@@ -3,7 +3,6 @@ and a real webhook stand-in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
@@ -18,22 +17,10 @@ from tasks.notify.channels import EmailChannel, SlackChannel, Unsendable, channe
 from tasks.notify.feed_health import FeedNotice, feed_notice
 from tasks.notify.outcome import SendError
 from tasks.notify.views import MessageView, SourceView, StoryView
-from tests.support.slack import WebhookRecorder, slack_webhook
-from tests.support.smtp import RecordingHandler, smtp_server
+from tests.support.slack import WebhookRecorder
+from tests.support.smtp import RecordingHandler
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[RecordingHandler, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def slack() -> Iterator[WebhookRecorder]:
-    with slack_webhook() as recorder:
-        yield recorder
 
 
 def settings(port: int = 2525, sender: str = "newswatch <alerts@example.org>", smtp: bool = True) -> Settings:
