@@ -49,11 +49,11 @@ from tasks.topics.training import (  # noqa: E402
     Example,
     Figures,
     TrainingSettings,
-    _best_threshold,
-    _stratified_folds,
+    best_threshold,
     examples,
     layer_figures,
     layer_probability,
+    stratified_folds,
     train_layer,
 )
 
@@ -102,7 +102,7 @@ def mean_of(named: TrainingSettings, text: TrainingSettings) -> Trainer:
     fixed_named, fixed_text = replace(named, threshold=0.5), replace(text, threshold=0.5)
 
     def train(topic: Topic, data: Sequence[Example], seed: int) -> LearnedLayer:
-        folds = _stratified_folds([e.label for e in data], FOLDS, seed + 1000)
+        folds = stratified_folds([e.label for e in data], FOLDS, seed + 1000)
         out_of_fold = np.zeros(len(data))
         for fold in range(FOLDS):
             inside = [e for e, f in zip(data, folds, strict=True) if f != fold]
@@ -110,7 +110,7 @@ def mean_of(named: TrainingSettings, text: TrainingSettings) -> Trainer:
             layer = averaged(train_layer(topic, inside, fixed_named), train_layer(topic, inside, fixed_text), 0.5)
             out_of_fold[held] = [layer_probability(layer, data[i]) for i in held]
         consult_from = topic.min_score if named.consult_from is None else named.consult_from
-        threshold = _best_threshold(
+        threshold = best_threshold(
             out_of_fold, np.array([e.label for e in data]),
             np.array([e.candidate(consult_from) for e in data]),
             np.array([e.eligible and e.decided for e in data]),
@@ -139,7 +139,7 @@ def cross_validated(topic: Topic, data: Sequence[Example], variant: Variant) -> 
     data = prepared(data, variant)
     figures = Figures(runs=REPEATS)
     for repeat in range(REPEATS):
-        folds = _stratified_folds([e.label for e in data], FOLDS, repeat)
+        folds = stratified_folds([e.label for e in data], FOLDS, repeat)
         for fold in range(FOLDS):
             train = [e for e, f in zip(data, folds, strict=True) if f != fold]
             test = [e for e, f in zip(data, folds, strict=True) if f == fold]

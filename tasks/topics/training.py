@@ -259,7 +259,7 @@ def _fit(topic: Topic, train: Sequence[Example], settings: TrainingSettings) -> 
     return _Model(design, weights, intercept)
 
 
-def _stratified_folds(labels: Sequence[int], k: int, seed: int) -> list[int]:
+def stratified_folds(labels: Sequence[int], k: int, seed: int) -> list[int]:
     rng = np.random.RandomState(seed)
     fold = np.zeros(len(labels), dtype=int)
     labels_array = np.array(labels)
@@ -270,7 +270,7 @@ def _stratified_folds(labels: Sequence[int], k: int, seed: int) -> list[int]:
     return [int(f) for f in fold]
 
 
-def _best_threshold(
+def best_threshold(
     probabilities: np.ndarray, labels: np.ndarray, candidates: np.ndarray, decided: np.ndarray
 ) -> float:
     """The probability threshold with the best F1 of the topic's alerts."""
@@ -291,7 +291,7 @@ def _best_threshold(
 
 def _choose_threshold(topic: Topic, train: Sequence[Example], settings: TrainingSettings, seed: int) -> float:
     consult_from = _consult_from(topic, settings)
-    folds = _stratified_folds([e.label for e in train], settings.folds, seed)
+    folds = stratified_folds([e.label for e in train], settings.folds, seed)
     out_of_fold = np.zeros(len(train))
     for fold in range(settings.folds):
         inside = [e for e, f in zip(train, folds, strict=True) if f != fold]
@@ -301,7 +301,7 @@ def _choose_threshold(topic: Topic, train: Sequence[Example], settings: Training
     labels = np.array([e.label for e in train])
     candidates = np.array([e.candidate(consult_from) for e in train])
     decided = np.array([e.eligible and e.decided for e in train])
-    return _best_threshold(out_of_fold, labels, candidates, decided)
+    return best_threshold(out_of_fold, labels, candidates, decided)
 
 
 def _consult_from(topic: Topic, settings: TrainingSettings) -> float:
@@ -376,7 +376,7 @@ def cross_validate(topic: Topic, data: Sequence[Example], settings: TrainingSett
     """Nested cross-validation of the whole training procedure (threshold choice included)."""
     figures = Figures(runs=settings.repeats)
     for repeat in range(settings.repeats):
-        folds = _stratified_folds([e.label for e in data], settings.folds, settings.seed + repeat)
+        folds = stratified_folds([e.label for e in data], settings.folds, settings.seed + repeat)
         for fold in range(settings.folds):
             train = [e for e, f in zip(data, folds, strict=True) if f != fold]
             test = [e for e, f in zip(data, folds, strict=True) if f == fold]
