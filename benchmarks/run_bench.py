@@ -15,12 +15,14 @@ The real cases are skipped, with the reason, where the shared folder is absent.
 
 For each case: the bare loop (one process: GET, then ``trafilatura.bare_extraction(html,
 url=…, with_metadata=True)``) over pages in the same mix, then ``newswatch run --format json
---quiet`` as a subprocess, default engine and ``--engine plain``, each on a new database
-and timed whole (start-up, Prefect's API server, the pass, the exit), then a second run
-with nothing new. CPU time is read from /proc per process of the command's tree (main,
-extraction workers, analysis process, fork server, Prefect's API server) and PSS sampled.
-Fixed costs: an empty config and nothing-new passes over 20 and 500 feeds, with and without
-a running Prefect server. Every run's stderr is checked for tracebacks and error lines.
+--quiet`` as a subprocess, each on a new database and timed whole (start-up, Prefect's API
+server, the pass, the exit), then a second run with nothing new; engines: ``prefect`` (the
+default engine starting its own server, as a machine's first run does), ``prefect-kept``
+(the default engine on the server an earlier run kept, as every later run) and ``plain``.
+CPU time is read from /proc per process of the command's tree (main, extraction workers,
+analysis process, fork server, Prefect's API server; a kept server apart) and PSS sampled.
+Fixed costs: an empty config and nothing-new passes over 20 and 500 feeds, starting a
+server, on the kept server and on a running Prefect server. Every run's stderr is checked for tracebacks and error lines.
 Speed on a shared 2-core machine varies: the machine's load is printed beside the figures,
 and CPU seconds hold better than wall-clock ones.
 """
@@ -106,8 +108,28 @@ class CommandRun:
         return sum(self.cpu.values())
 
 
+NO_KEPT_SERVER = {"NEWSWATCH_SCHEDULE__KEEP_SERVER_MINUTES": "0"}  # each run starts and stops its own
+
+
+def kept_server_pid(env: dict[str, str]) -> int | None:
+    """The Prefect API server an earlier run kept in this PREFECT_HOME, if it runs: it is
+    not in the command's tree, so its CPU and memory are read apart."""
+    try:
+        pid = int(json.loads((Path(env["PREFECT_HOME"]) / "newswatch-run-server.json").read_text())["pid"])
+    except (KeyError, OSError, ValueError):
+        return None
+    return pid if "flows.run_server" in proctree.cmdline(pid) else None
+
+
+def stop_kept_server(env: dict[str, str]) -> None:
+    subprocess.run([NEWSWATCH, "api-server", "stop"], capture_output=True, env={**os.environ, **QUIET_PREFECT, **env}, check=True)
+
+
 def newswatch_run(config: Path, env: dict[str, str], *extra: str) -> CommandRun:
-    """`newswatch run` as a subprocess, timed whole, its tree sampled."""
+    """`newswatch run` as a subprocess, timed whole, its tree sampled (and a kept Prefect
+    API server it uses, apart)."""
+    kept = kept_server_pid(env)
+    kept_cpu = proctree.cpu_seconds(kept) if kept else 0.0
     started = time.perf_counter()
     process = subprocess.Popen(
         [NEWSWATCH, "run", "--config", str(config), "--format", "json", "--quiet", *extra],
@@ -122,7 +144,11 @@ def newswatch_run(config: Path, env: dict[str, str], *extra: str) -> CommandRun:
     if process.returncode != 0:
         raise RuntimeError(f"newswatch run failed (exit {process.returncode}): {err.strip()[-500:]}")
     counts = json.loads(out)["counts"]
-    return CommandRun(seconds, counts, sampler.cpu_by_role(), sampler.peak_pss_mib, sampler.peak_prefect_server_pss_mib)
+    cpu, server_pss = sampler.cpu_by_role(), sampler.peak_prefect_server_pss_mib
+    if kept:
+        cpu["prefect server"] = cpu.get("prefect server", 0.0) + proctree.cpu_seconds(kept) - kept_cpu
+        server_pss = max(server_pss, proctree.pss_kb(kept) / 1024)
+    return CommandRun(seconds, counts, cpu, sampler.peak_pss_mib, server_pss)
 
 
 def baseline(urls: list[str]) -> dict[str, Any]:
@@ -211,10 +237,17 @@ def run_case(name: str, shape: SiteShape, baseline_pages: int, work: Path, home:
             directory = work / f"{name}-{engine}"
             config = config_for(directory, site, prefect_port=unused_port())
             extra = ("--engine", "plain") if engine == "plain" else ()
+            # prefect: each run starts its own server (a machine's first run); prefect-kept:
+            # the server an earlier run kept is running (every later run, the default).
+            env = {"PREFECT_HOME": str(home), **(NO_KEPT_SERVER if engine != "prefect-kept" else {})}
+            if engine == "prefect-kept":
+                newswatch_run(config_for(work / "keep-warm-up", None, prefect_port=unused_port()), env)
             site.reset()
-            first = newswatch_run(config, {"PREFECT_HOME": str(home)}, *extra)
+            first = newswatch_run(config, env, *extra)
             site.reset()
-            second = newswatch_run(config, {"PREFECT_HOME": str(home)}, *extra)
+            second = newswatch_run(config, env, *extra)
+            if engine == "prefect-kept":
+                stop_kept_server(env)
             figures[engine] = {"first": first.__dict__, "second": second.__dict__, "second_requests": site.stats()}
             progress(f"{name} [{engine}]: {first.seconds:.1f} s, second {second.seconds:.1f} s")
     figures["load_after"] = load()
@@ -233,27 +266,38 @@ def fixed_costs(work: Path, repeat: int) -> dict[str, Any]:
         runs = [newswatch_run(config, env, *extra) for _ in range(repeat)]
         return [(run.seconds, run.all_cpu) for run in runs]
 
+    reused, own = {"PREFECT_HOME": str(home)}, {"PREFECT_HOME": str(home), **NO_KEPT_SERVER}
     new_home = []
     for attempt in range(max(1, repeat // 2)):
-        fresh = work / f"new-home-{attempt}"
-        run = newswatch_run(empty, {"PREFECT_HOME": str(fresh)})
+        fresh = {"PREFECT_HOME": str(work / f"new-home-{attempt}")}
+        run = newswatch_run(empty, fresh)  # starts the server it keeps
+        stop_kept_server(fresh)
         new_home.append((run.seconds, run.all_cpu))
     figures["empty, new PREFECT_HOME"] = new_home
-    figures["empty, reused PREFECT_HOME"] = median_of(empty, {"PREFECT_HOME": str(home)})
-    figures["empty, --engine plain"] = median_of(empty, {"PREFECT_HOME": str(home)}, "--engine", "plain")
+    figures["empty, reused PREFECT_HOME, no server (keep_server_minutes 0)"] = median_of(empty, own)
+    starting = []
+    for _ in range(repeat):
+        stop_kept_server(reused)
+        run = newswatch_run(empty, reused)
+        starting.append((run.seconds, run.all_cpu))
+    figures["empty, reused PREFECT_HOME, starting the server it keeps"] = starting
+    figures["empty, the kept server running (default, after a first run)"] = median_of(empty, reused)
+    figures["empty, --engine plain"] = median_of(empty, reused, "--engine", "plain")
     with BenchSite(SiteShape(500, 1)) as site:
         configs = {n: config_for(work / f"quiet-{n}", site, prefect_port=port, feeds=n) for n in (20, 500)}
         for n, config in configs.items():
-            newswatch_run(config, {"PREFECT_HOME": str(home)}, "--engine", "plain")  # the first pass
-            figures[f"nothing new, {n} feeds"] = median_of(config, {"PREFECT_HOME": str(home)})
+            newswatch_run(config, reused, "--engine", "plain")  # the first pass
+            figures[f"nothing new, {n} feeds, no server (keep_server_minutes 0)"] = median_of(config, own)
+            figures[f"nothing new, {n} feeds, the kept server running"] = median_of(config, reused)
+        stop_kept_server(reused)
         server = PrefectServer(work / "server-home")
         try:
             for config in [empty, *configs.values()]:
                 text = config.read_text().replace(f"server_port: {port}", f"server_port: {server.port}")
                 config.write_text(text)
-            figures["empty, server running"] = median_of(empty, {"PREFECT_HOME": str(home)})
+            figures["empty, server running"] = median_of(empty, reused)
             for n, config in configs.items():
-                figures[f"nothing new, {n} feeds, server running"] = median_of(config, {"PREFECT_HOME": str(home)})
+                figures[f"nothing new, {n} feeds, server running"] = median_of(config, reused)
         finally:
             server.stop()
     figures["load_after"] = load()
@@ -264,7 +308,7 @@ def memory(args: argparse.Namespace, work: Path, home: Path) -> dict[str, Any]:
     shape = SiteShape(args.memory_articles // 4, 4, real_pages=str(SHARED_PAGES))
     with BenchSite(shape) as site:
         config = config_for(work / "memory", site, prefect_port=unused_port())
-        done = newswatch_run(config, {"PREFECT_HOME": str(home)})
+        done = newswatch_run(config, {"PREFECT_HOME": str(home), **NO_KEPT_SERVER})
     return {"articles": shape.articles, "run": done.__dict__, "load": load()}
 
 
@@ -282,7 +326,7 @@ def engine_rows(case: str, engine: str, figures: dict[str, Any], base: dict[str,
     rate = extracted / first.seconds
     base_rate = base["pages"] / base["seconds"]
     base_cpu = base["cpu_seconds"] / base["pages"] * 1000
-    label = "default engine" if engine == "prefect" else "--engine plain"
+    label = {"prefect": "default engine, starting its server", "prefect-kept": "default engine, kept server running"}.get(engine, "--engine plain")
     per_article = first.newswatch_cpu / max(extracted, 1) * 1000
     roles = ", ".join(f"{role} {seconds / max(extracted, 1) * 1000:.1f}" for role, seconds in sorted(first.cpu.items()))
     requests = figures[engine]["second_requests"]
@@ -308,14 +352,15 @@ def report(figures: dict[str, Any]) -> None:
         rows.append((f"{case}: bare loop", f"{base['pages'] / base['seconds']:.1f} pages/s",
                      f"{base['pages']} pages, {base['cpu_seconds'] / base['pages'] * 1000:.1f} ms CPU a page, "
                      f"extraction median {base['extract_median_ms']:.0f} ms; {result['load_before']}"))
-        for engine in ("prefect", "plain"):
+        for engine in ("prefect", "prefect-kept", "plain"):
             if engine in result:
                 rows.extend(engine_rows(case, engine, result, base))
-        if "prefect" in result and "plain" in result:
-            flow, plain = CommandRun(**result["prefect"]["first"]), CommandRun(**result["plain"]["first"])
-            rows.append(("  Prefect's share", f"{(flow.seconds - plain.seconds) / flow.seconds * 100:+.1f} % wall",
-                         f"{(flow.all_cpu - plain.all_cpu) / flow.all_cpu * 100:+.1f} % CPU "
-                         f"(its API server {flow.cpu.get('prefect server', 0):.1f} CPU s); {result['load_after']}"))
+        for engine in ("prefect", "prefect-kept"):
+            if engine in result and "plain" in result:
+                flow, plain = CommandRun(**result[engine]["first"]), CommandRun(**result["plain"]["first"])
+                rows.append((f"  Prefect's share ({engine})", f"{(flow.seconds - plain.seconds) / flow.seconds * 100:+.1f} % wall",
+                             f"{(flow.all_cpu - plain.all_cpu) / flow.all_cpu * 100:+.1f} % CPU "
+                             f"(its API server {flow.cpu.get('prefect server', 0):.1f} CPU s); {result['load_after']}"))
     fixed = figures.get("fixed_cost")
     if fixed:
         for name, values in fixed.items():
@@ -343,7 +388,7 @@ def report(figures: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default="real,distinct,generated", type=lambda v: [c for c in v.split(",") if c])
-    parser.add_argument("--engines", default="prefect,plain", type=lambda v: [c for c in v.split(",") if c])
+    parser.add_argument("--engines", default="prefect,prefect-kept,plain", type=lambda v: [c for c in v.split(",") if c])
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--memory-articles", type=int, default=5000)
     parser.add_argument("--generated-baseline-pages", type=int, default=300)
@@ -362,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     home = work / "prefect-home"
     try:
         empty = config_for(work / "warm-up", None, prefect_port=unused_port())
-        newswatch_run(empty, {"PREFECT_HOME": str(home)})  # Prefect's database, created once
+        newswatch_run(empty, {"PREFECT_HOME": str(home), **NO_KEPT_SERVER})  # Prefect's database, created once
         for case, (shape, baseline_pages) in case_shapes(args).items():
             progress(f"case {case}: {shape.articles} articles")
             figures["cases"][case] = run_case(case, shape, baseline_pages, work, home, args.engines)

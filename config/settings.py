@@ -221,6 +221,10 @@ class ScheduleConfig(_Section):
     # PREFECT_API_URL names one already.
     server_host: str = "127.0.0.1"
     server_port: int = Field(4200, gt=0, lt=65536)
+    # Without a server to use, `newswatch run` starts Prefect's API server itself (≈ 5 CPU s)
+    # and keeps it this long after its last request, so the next run starts at once;
+    # 0 stops it at the end of each run.
+    keep_server_minutes: float = Field(30.0, ge=0)
 
 
 _CRON_FIELD = r"[0-9A-Za-z*?LW#/,-]+"

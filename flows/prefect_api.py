@@ -5,16 +5,21 @@ In order of preference:
 1. a server the user named (``PREFECT_API_URL``, in the environment or a Prefect profile);
 2. a Prefect server already answering on the config's ``schedule.server_host:server_port``
    (the one ``newswatch serve`` starts, or ``prefect server start`` on its default port);
-3. otherwise a server of the run's own: Prefect's ephemeral API application, started as a
+3. a server an earlier run started and kept (below), still answering;
+4. otherwise a server of the run's own: Prefect's ephemeral API application, started as a
    child process the moment the run begins, so it boots while the run imports its modules
    and opens the database, instead of after (Prefect starts its ephemeral server only at
    the first flow call, and imports the whole server into the client process to do so).
 
-The run's own server is stopped only once it has recorded every task run of the flow.
-Prefect's ephemeral server is stopped at interpreter exit, often while its task-run
-recorder is still writing the last task runs' events: those writes are cancelled, the
-recorder logs ``Error flushing … events`` with a CancelledError traceback, and the task
-runs are left half-recorded. Waiting first fixes both.
+Starting that server is most of a one-shot run's fixed cost (about 5 CPU s of Prefect's
+imports). So by default the run's own server is *kept*: it outlives the run, in a session
+of its own, and stops by itself once no request has reached it for
+``schedule.keep_server_minutes``; the next run finds it through a state file in
+``PREFECT_HOME`` and starts at once. With ``keep_server_minutes: 0`` the server is the
+run's alone and is stopped at its end, but only once it has recorded every task run of
+the flow: Prefect's ephemeral server is stopped at interpreter exit, often while its
+task-run recorder is still writing the last task runs' events, which are cancelled
+(``Error flushing … events`` with a CancelledError traceback) and left half-recorded.
 
 Nothing here imports prefect at module level: choosing and starting the server must
 happen before prefect is imported.
@@ -22,6 +27,10 @@ happen before prefect is imported.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import json
 import os
 import signal
 import socket
@@ -31,6 +40,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +52,9 @@ RECORDING_SECONDS = 60
 STOP_SECONDS = 30
 # What Prefect's own ephemeral server sets: no UI, only the services an ephemeral API runs.
 _EPHEMERAL_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+KEPT_STATE_FILE = "newswatch-run-server.json"  # in PREFECT_HOME: the kept server, if any
+KEPT_LOCK_FILE = "newswatch-run-server.lock"
+KEPT_LOG_FILE = "newswatch-run-server.log"  # a kept server's stderr: it outlives the terminal
 
 
 class ApiDidNotStart(Exception):
@@ -71,39 +86,75 @@ def _stderr_fd() -> int | None:
         return None
 
 
+def prefect_home() -> Path:
+    """Prefect's home as the server will see it (set in the environment, else ~/.prefect)."""
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def server_key() -> str:
+    """What a kept server must share with a run that would use it: the Python and Prefect
+    it runs and every PREFECT_ setting it started with (its database, above all)."""
+    settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("PREFECT_") and k != "PREFECT_API_URL")
+    text = json.dumps([sys.executable, version("prefect"), settings])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclass
 class RunServer:
     """Prefect's ephemeral API application in a child process on a port bound here."""
 
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: a kept server another run started
     api_url: str
+    pid: int
+    kept: bool = False
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def start(cls) -> RunServer:
+    def start(cls, keep_seconds: float = 0) -> RunServer:
+        """Start the server; with ``keep_seconds`` it outlives this process (module docstring)."""
         listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listening.bind(("127.0.0.1", 0))
         listening.listen(128)
         port = listening.getsockname()[1]
+        command = [sys.executable, "-m", "flows.run_server", str(listening.fileno())]
+        env = {**os.environ, **_EPHEMERAL_ENV}
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "flows.run_server", str(listening.fileno())],
-                pass_fds=[listening.fileno()], stdin=subprocess.PIPE,
-                stdout=_stderr_fd(),  # stdout is the run's (--format json): never the server's
-                env={**os.environ, **_EPHEMERAL_ENV},
-            )
+            if keep_seconds > 0:
+                home = prefect_home()
+                with open(home / KEPT_LOG_FILE, "ab") as log:
+                    process = subprocess.Popen(
+                        [*command, "--keep-seconds", str(keep_seconds), "--state", str(home / KEPT_STATE_FILE),
+                         "--lock", str(home / KEPT_LOCK_FILE)],
+                        pass_fds=[listening.fileno()], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                        env=env, start_new_session=True,  # Ctrl-C on the run is not meant for it
+                    )
+            else:
+                process = subprocess.Popen(
+                    command, pass_fds=[listening.fileno()], stdin=subprocess.PIPE,
+                    stdout=_stderr_fd(),  # stdout is the run's (--format json): never the server's
+                    env=env,
+                )
         finally:
             listening.close()  # the child holds it now
-        return cls(process, f"http://127.0.0.1:{port}/api")
+        return cls(process, f"http://127.0.0.1:{port}/api", process.pid, kept=keep_seconds > 0)
+
+    def alive(self) -> bool:
+        if self.process is not None:
+            return self.process.poll() is None
+        return _is_run_server(self.pid)
 
     def wait_until_healthy(self, timeout: float = STARTUP_SECONDS) -> None:
         deadline = self.started + timeout
         with _plain_http_client(2) as client:
             while time.monotonic() < deadline:
-                if self.process.poll() is not None:
+                if not self.alive():
+                    code = self.process.returncode if self.process is not None else "unknown"
                     raise ApiDidNotStart(
-                        f"Prefect's API server exited with code {self.process.returncode} while starting "
-                        f"(PREFECT_HOME={os.environ.get('PREFECT_HOME', '~/.prefect')})"
+                        f"Prefect's API server exited with code {code} while starting "
+                        f"(PREFECT_HOME={os.environ.get('PREFECT_HOME', '~/.prefect')}"
+                        + (f"; its log: {prefect_home() / KEPT_LOG_FILE})" if self.kept else ")")
                     )
                 try:
                     if client.get(f"{self.api_url}/health").status_code == 200:
@@ -118,6 +169,8 @@ class RunServer:
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM: uvicorn ends its services, which flush), then kill."""
+        if self.process is None:
+            return
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -134,7 +187,7 @@ class RunApi:
     """The API chosen for one run: its URL, how it was found, and the run's own server."""
 
     api_url: str | None  # None: the user's Prefect settings name it
-    source: str  # "configured", "local server" or "own server"
+    source: str  # "configured", "local server", "kept server" or "own server"
     server: RunServer | None = None
 
     @contextmanager
@@ -163,12 +216,19 @@ class RunApi:
         """On the run's own server, wait until it has recorded ``task_runs`` finished task
         runs of the flow run (the client reports them as events, which the server's
         task-run recorder writes a moment later). Other servers outlive the run."""
-        if self.server is None or task_runs <= 0:
-            return True
+        if self.server is None or self.server.kept or task_runs <= 0:
+            return True  # a kept server records them after the run as well as during it
         return wait_for_task_runs(self.server.api_url, flow_run_id, task_runs, timeout)
 
-    def close(self) -> None:
+    def describe(self) -> dict[str, Any]:
+        """For the run's summary: which API recorded the run."""
+        described: dict[str, Any] = {"source": self.source, "url": self.api_url}
         if self.server is not None:
+            described["server_pid"] = self.server.pid
+        return described
+
+    def close(self) -> None:
+        if self.server is not None and not self.server.kept:
             self.server.stop()
 
 
@@ -190,15 +250,118 @@ def wait_for_task_runs(api_url: str, flow_run_id: Any, expected: int, timeout: f
             time.sleep(0.05)
 
 
-def choose_api(host: str, port: int) -> RunApi:
+def choose_api(host: str, port: int, keep_seconds: float = 0) -> RunApi:
     """Pick the API for a run (module docstring), starting the run's own server when
-    needed. Call before prefect is imported; settle with ``settle`` after."""
+    needed (kept for ``keep_seconds`` of idleness after the run, when above 0). Call
+    before prefect is imported; settle with ``settle`` after."""
     if os.environ.get("PREFECT_API_URL"):
         return RunApi(None, "configured")
     local = f"http://{host}:{port}/api"
     if prefect_server_answers(local, timeout=0.5):
         return RunApi(local, "local server")
+    if keep_seconds > 0:
+        try:
+            with _kept_server_lock():
+                kept = _usable_kept_server()
+                if kept is not None:
+                    return RunApi(None, "kept server", kept)
+                server = RunServer.start(keep_seconds)
+                _write_state(server, keep_seconds)
+                return RunApi(None, "own server", server)
+        except OSError:
+            pass  # PREFECT_HOME not writable here: Prefect says so itself when the run starts
     return RunApi(None, "own server", RunServer.start())
+
+
+# A kept server ----------------------------------------------------------------------
+
+
+@contextmanager
+def _kept_server_lock() -> Iterator[None]:
+    """Held while a run looks for or starts a kept server, and while a kept server decides
+    to stop: a run never picks a server that is stopping, and two runs never start two."""
+    with open(prefect_home() / KEPT_LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _is_run_server(pid: int) -> bool:
+    """Whether ``pid`` is alive and is a run server (not another process given its pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        try:
+            os.kill(pid, 0)  # no /proc (not Linux): alive is the best we can tell
+        except OSError:
+            return False
+        return True
+    return b"flows.run_server" in cmdline
+
+
+def read_kept_state() -> dict[str, Any] | None:
+    """The kept server's state file, or None when there is none (or it is unreadable)."""
+    try:
+        state = json.loads((prefect_home() / KEPT_STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) and {"pid", "api_url", "key"} <= state.keys() else None
+
+
+def _write_state(server: RunServer, keep_seconds: float) -> None:
+    state = {
+        "pid": server.pid, "api_url": server.api_url, "key": server_key(),
+        "keep_seconds": keep_seconds, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    path = prefect_home() / KEPT_STATE_FILE
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(state))
+    temporary.replace(path)
+
+
+def _usable_kept_server() -> RunServer | None:
+    """The kept server of this PREFECT_HOME, if it is alive, was started with this run's
+    settings and answers (or is still starting). Its health check, made under the lock,
+    counts as a request, so the server cannot decide to stop before this run uses it."""
+    state = read_kept_state()
+    if state is None or state["key"] != server_key() or not _is_run_server(int(state["pid"])):
+        return None
+    server = RunServer(None, str(state["api_url"]), int(state["pid"]), kept=True)
+    if prefect_server_answers(server.api_url, timeout=2.0):
+        return server
+    started = datetime.fromisoformat(str(state.get("started_at", "1970-01-01T00:00:00+00:00")))
+    still_starting = (datetime.now(UTC) - started).total_seconds() < STARTUP_SECONDS
+    return server if still_starting else None
+
+
+def stop_kept_server(timeout: float = STOP_SECONDS) -> dict[str, Any] | None:
+    """Stop the kept server of this PREFECT_HOME gracefully; returns its state, or None
+    when there was none."""
+    with _kept_server_lock():
+        state = read_kept_state()
+        (prefect_home() / KEPT_STATE_FILE).unlink(missing_ok=True)
+    if state is None or not _is_run_server(int(state["pid"])):
+        return None
+    pid = int(state["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _is_run_server(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _is_run_server(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return state
+
+
+def kept_server_status() -> dict[str, Any] | None:
+    """The kept server's state with whether it runs and answers, or None when there is none."""
+    state = read_kept_state()
+    if state is None or not _is_run_server(int(state["pid"])):
+        return None
+    return {**state, "answers": prefect_server_answers(str(state["api_url"])), "matches_settings": state["key"] == server_key()}
 
 
 def settle(api: RunApi) -> RunApi:
@@ -210,7 +373,10 @@ def settle(api: RunApi) -> RunApi:
 
     configured = Settings().api.url
     if configured:
-        api.close()
+        if api.server.process is not None:  # started by this run, for nothing: stop it
+            if api.server.kept:
+                stop_kept_server()
+            api.server.stop()
         return RunApi(None, "configured")
     api.api_url = api.server.api_url
     return api

@@ -33,6 +33,16 @@ SHARED = REPO.parent / "shared"
 POSTGRES_ENV = "NEWSWATCH_TEST_POSTGRES_URL"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_kept_prefect_server_left() -> Iterator[None]:
+    """A default-engine run in this process keeps Prefect's API server for the next one
+    (flows/prefect_api.py): tests may share it, and it goes when they end."""
+    yield
+    from flows.prefect_api import stop_kept_server
+
+    stop_kept_server()
+
+
 def postgres_admin_url() -> str | None:
     """The server to test against: NEWSWATCH_TEST_POSTGRES_URL, else None (tests skip)."""
     return os.environ.get(POSTGRES_ENV) or None

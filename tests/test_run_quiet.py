@@ -1,7 +1,8 @@
 """`newswatch run` with its default engine, as a user runs it: no traceback and no error line
 on stderr, on a small config and on one with more than a thousand feeds, and every flow
 run fully recorded by Prefect (each task run in a final state), so nothing was cut short
-when the run's own API server stopped."""
+when the API server stopped: the run's own, stopped at its end (``keep_server_minutes: 0``),
+or the kept one the later runs used, stopped by ``newswatch api-server stop``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,13 +37,29 @@ def unused_port() -> int:
         return probe.getsockname()[1]
 
 
-def run(config: Path, prefect_home: Path) -> subprocess.CompletedProcess[str]:
+def newswatch(args: list[str], prefect_home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSWATCH_"))}
     env.update({"PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"})
-    done = subprocess.run(
-        [NEWSWATCH, "run", "--config", str(config)], capture_output=True, text=True, env=env,
-        cwd=str(config.parent), timeout=600,
-    )
+    return subprocess.run([NEWSWATCH, *args], capture_output=True, text=True, env=env, cwd=str(cwd), timeout=600)
+
+
+@pytest.fixture
+def stop_kept_server() -> Iterator[Callable[[Path], None]]:
+    """Stops the kept server of each PREFECT_HOME given, and again at the end whatever happened."""
+    homes: list[Path] = []
+
+    def stop(home: Path) -> None:
+        homes.append(home)
+        done = newswatch(["api-server", "stop"], home, home)
+        assert done.returncode == 0 and "Stopped the kept Prefect API server" in done.stdout, done.stdout + done.stderr
+
+    yield stop
+    for home in homes:
+        newswatch(["api-server", "stop"], home, home)
+
+
+def run(config: Path, prefect_home: Path) -> subprocess.CompletedProcess[str]:
+    done = newswatch(["run", "--config", str(config)], prefect_home, config.parent)
     assert done.returncode == 0, done.stderr[-2000:]
     noise = [line for line in done.stderr.splitlines() if ERROR_LINE.search(line)]
     assert not noise, "\n".join(done.stderr.splitlines()[:40])
@@ -65,20 +83,24 @@ def recorded_runs(prefect_home: Path) -> tuple[int, dict[str, int]]:
 
 def with_unused_prefect_port(config: Path) -> Path:
     data = yaml.safe_load(config.read_text())
-    data["schedule"] = {"server_port": unused_port()}
+    data["schedule"] = {"server_port": unused_port()}  # the default: keep the run's own server
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     return config
 
 
-def test_passes_over_the_sample_print_nothing_alarming_and_are_recorded_whole(tmp_path) -> None:
+def test_passes_over_the_sample_print_nothing_alarming_and_are_recorded_whole(tmp_path, stop_kept_server) -> None:
     home = tmp_path / "prefect"
+    home.mkdir()
     with SampleServer() as server:
         config = with_unused_prefect_port(write_demo_config(tmp_path / "sample", server))
         first = run(config, home)
         again = [run(config, home) for _ in range(2)]
     assert "14 new, 14 extracted" in summary_line(first, "articles:")
+    assert "stays up 30 min after its last use" in first.stderr  # the first run says it keeps its server
     for done in again:
         assert "0 new, 0 extracted" in summary_line(done, "articles:")
+        assert "stays up" not in done.stderr  # the later ones used it
+    stop_kept_server(home)  # gracefully: what its recorder still held is written first
     flows, tasks = recorded_runs(home)
     assert flows == 3
     assert set(tasks) == {"COMPLETED"} and tasks["COMPLETED"] >= 3 * 4
@@ -121,13 +143,15 @@ def test_a_thousand_feeds_pass_prints_nothing_alarming_and_is_recorded_whole(tmp
             "database_url": "sqlite:///newswatch.db",
             "feeds": feeds,
             "fetch": {"allow_private_networks": [site.allow_rule], "per_host_delay_seconds": 0, "per_host_concurrency": 32},
-            "schedule": {"server_port": unused_port()},
+            # The run's own server, stopped at its end once it has recorded every task run.
+            "schedule": {"server_port": unused_port(), "keep_server_minutes": 0},
         }))
         first = run(config, home)
         second = run(config, home)
     assert summary_line(first, "feeds:").startswith(f"feeds: {BIG} ok")
     assert f"{BIG // 50} new, {BIG // 50} extracted" in summary_line(first, "articles:")
     assert summary_line(second, "feeds:").startswith(f"feeds: 0 ok, {BIG} not modified")
+    assert not (home / "newswatch-run-server.json").exists()  # nothing kept
     flows, tasks = recorded_runs(home)
     assert flows == 2
     assert set(tasks) == {"COMPLETED"} and tasks["COMPLETED"] >= 2 * (BIG // 50)

@@ -6,7 +6,7 @@ place that puts them together: top-level commands merged in, groups under their 
 
 from __future__ import annotations
 
-from flows.cli import delivery, feedback, listing, operations, passes, topics, web
+from flows.cli import api_server, delivery, feedback, listing, operations, passes, topics, web
 from flows.cli.common import command_group
 
 app = command_group(
@@ -20,6 +20,7 @@ app.add_typer(feedback.app)  # feedback
 app.add_typer(operations.db_app, name="db")  # db upgrade
 app.add_typer(topics.app, name="topics")  # topics list, check, explain, backtest, eval, train, labels export
 app.add_typer(web.app, name="web")  # web (serves), web add-user
+app.add_typer(api_server.app, name="api-server")  # api-server status, stop
 
 
 def main() -> None:

@@ -67,7 +67,14 @@ def run_pass(
             quiet_prefect_environment()
             from flows.prefect_api import choose_api
 
-            api = choose_api(settings.schedule.server_host, settings.schedule.server_port)
+            schedule = settings.schedule
+            api = choose_api(schedule.server_host, schedule.server_port, keep_seconds=schedule.keep_server_minutes * 60)
+            if api.server is not None and api.server.kept and api.source == "own server" and progress is not ProgressMode.quiet:
+                typer.echo(
+                    f"newswatch: Prefect's API server for runs stays up {schedule.keep_server_minutes:g} min after "
+                    "its last use, so the next run starts at once (`newswatch api-server stop` stops it; "
+                    "schedule.keep_server_minutes: 0 keeps none)", err=True,
+                )
         check_ready(runtime)
         if not settings.feeds:
             typer.echo(f"newswatch: {config} lists no feeds; nothing to fetch (add a feeds: list of url and name)", err=True)
@@ -104,7 +111,7 @@ def _run_flow(api: Any, runtime: Runtime, config: Path | None, *, force: bool) -
             api.wait_until_recorded(state.state_details.flow_run_id, result.get("task_runs", 0))
     except ApiDidNotStart as exc:
         fail(str(exc), code=1)
-    return result
+    return {**result, "prefect_api": api.describe()}
 
 
 def check_ready(runtime: Runtime) -> None:
