@@ -40,12 +40,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from storage.clock import utcnow
 
 STARTUP_SECONDS = 300  # a new PREFECT_HOME on a loaded machine has taken minutes
 RECORDING_SECONDS = 60
@@ -189,6 +191,12 @@ class RunApi:
     api_url: str | None  # None: the user's Prefect settings name it
     source: str  # "configured", "local server", "kept server" or "own server"
     server: RunServer | None = None
+    run_succeeded: bool = False  # set by the run: only then is a server it started kept
+
+    @property
+    def starts_kept_server(self) -> bool:
+        """Whether this run started the server it will keep (and should say so)."""
+        return self.server is not None and self.server.kept and self.server.process is not None
 
     @contextmanager
     def active(self) -> Iterator[None]:
@@ -228,7 +236,11 @@ class RunApi:
         return described
 
     def close(self) -> None:
-        if self.server is not None and not self.server.kept:
+        if self.server is None:
+            return
+        if self.starts_kept_server and not self.run_succeeded:
+            stop_kept_server()  # started for a run that failed: not worth keeping
+        if not self.server.kept:
             self.server.stop()
 
 
@@ -313,7 +325,7 @@ def read_kept_state() -> dict[str, Any] | None:
 def _write_state(server: RunServer, keep_seconds: float) -> None:
     state = {
         "pid": server.pid, "api_url": server.api_url, "key": server_key(),
-        "keep_seconds": keep_seconds, "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "keep_seconds": keep_seconds, "started_at": utcnow().isoformat(timespec="seconds"),
     }
     path = prefect_home() / KEPT_STATE_FILE
     temporary = path.with_suffix(".tmp")
@@ -332,7 +344,7 @@ def _usable_kept_server() -> RunServer | None:
     if prefect_server_answers(server.api_url, timeout=2.0):
         return server
     started = datetime.fromisoformat(str(state.get("started_at", "1970-01-01T00:00:00+00:00")))
-    still_starting = (datetime.now(UTC) - started).total_seconds() < STARTUP_SECONDS
+    still_starting = (utcnow() - started).total_seconds() < STARTUP_SECONDS
     return server if still_starting else None
 
 

@@ -70,6 +70,7 @@ def test_a_kept_server_serves_the_next_run_until_stopped(prefect_home) -> None:
     first = choose_api("127.0.0.1", free_port(), keep_seconds=600)
     assert first.source == "own server" and first.server is not None and first.server.kept
     first.server.wait_until_healthy()
+    first.run_succeeded = True
     first.close()  # the run ends: a kept server stays
     assert first.server.alive()
 
@@ -122,3 +123,12 @@ def test_api_server_commands_answer_without_a_kept_server(prefect_home) -> None:
     assert status.exit_code == 0 and json.loads(status.stdout)["running"] is False
     stop = runner.invoke(app, ["api-server", "stop"])
     assert stop.exit_code == 0 and stop.stdout.startswith("No kept Prefect API server to stop")
+
+
+@pytest.mark.slow
+def test_a_run_that_fails_does_not_keep_the_server_it_started(prefect_home) -> None:
+    api = choose_api("127.0.0.1", free_port(), keep_seconds=600)
+    assert api.starts_kept_server and api.server is not None and api.server.process is not None
+    api.close()  # run_succeeded was never set: the run failed
+    assert api.server.process.poll() is not None and kept_server_status() is None
+    assert not (prefect_home / KEPT_STATE_FILE).exists()

@@ -69,13 +69,13 @@ def run_pass(
 
             schedule = settings.schedule
             api = choose_api(schedule.server_host, schedule.server_port, keep_seconds=schedule.keep_server_minutes * 60)
-            if api.server is not None and api.server.kept and api.source == "own server" and progress is not ProgressMode.quiet:
-                typer.echo(
-                    f"newswatch: Prefect's API server for runs stays up {schedule.keep_server_minutes:g} min after "
-                    "its last use, so the next run starts at once (`newswatch api-server stop` stops it; "
-                    "schedule.keep_server_minutes: 0 keeps none)", err=True,
-                )
         check_ready(runtime)
+        if api is not None and api.starts_kept_server and progress is not ProgressMode.quiet:
+            typer.echo(
+                f"newswatch: Prefect's API server for runs stays up {settings.schedule.keep_server_minutes:g} min "
+                "after its last use, so the next run starts at once (`newswatch api-server stop` stops it; "
+                "schedule.keep_server_minutes: 0 keeps none)", err=True,
+            )
         if not settings.feeds:
             typer.echo(f"newswatch: {config} lists no feeds; nothing to fetch (add a feeds: list of url and name)", err=True)
         with show_progress(progress) as counts:
@@ -88,13 +88,16 @@ def run_pass(
                 counts.note = "starting Prefect's API server for this run"
                 if settings.feeds:  # the extraction workers start on the core that waits for it
                     runtime.extractor_pool  # noqa: B018 (opening it is the point)
-            return _run_flow(api, runtime, config, force=force)
+            result = _run_flow(api, runtime, config, force=force)
+            if api is not None:
+                api.run_succeeded = True
+            return result
     except (DatabaseNotReady, TopicDefinitionError) as exc:
         fail(str(exc))
     finally:
         runtime.close()
         if api is not None:
-            api.close()
+            api.close()  # a run that failed does not keep the server it started
 
 
 def _run_flow(api: Any, runtime: Runtime, config: Path | None, *, force: bool) -> dict[str, Any]:
