@@ -84,13 +84,12 @@ def run_pass(
 
                 summary = run_pass_plain(runtime, force=force)
                 return {"counts": dict(summary.counts), "problems": summary.problems}
-            if api.server is not None:
+            if api.server is not None and api.server.process is not None:  # started by this run
                 counts.note = "starting Prefect's API server for this run"
                 if settings.feeds:  # the extraction workers start on the core that waits for it
                     runtime.extractor_pool  # noqa: B018 (opening it is the point)
             result = _run_flow(api, runtime, config, force=force)
-            if api is not None:
-                api.run_succeeded = True
+            api.run_succeeded = True
             return result
     except (DatabaseNotReady, TopicDefinitionError) as exc:
         fail(str(exc))
