@@ -4,6 +4,7 @@ quiet Prefect, and database fixtures for SQLite files and the local PostgreSQL."
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -41,6 +42,14 @@ def _no_kept_prefect_server_left() -> Iterator[None]:
     from flows.prefect_api import stop_kept_server
 
     stop_kept_server()
+    # A run with other PREFECT_ settings starts a kept server of its own and leaves the
+    # earlier one to its idle stop (30 min): none of the suite's may outlive it.
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"flows.run_server" in cmdline.read_bytes() and _PREFECT_HOME.encode() in cmdline.read_bytes():
+                os.kill(int(cmdline.parent.name), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass  # gone meanwhile
 
 
 def postgres_admin_url() -> str | None:
