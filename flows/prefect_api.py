@@ -313,6 +313,20 @@ def _is_run_server(pid: int) -> bool:
     return b"flows.run_server" in cmdline
 
 
+def _still_running(pid: int) -> bool:
+    """Whether ``pid`` has not exited yet. Not the cmdline check: a process that is
+    exiting has no cmdline any more before it can be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)  # no /proc (not Linux)
+        except OSError:
+            return False
+        return True
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")  # zombie or dead: exited
+
+
 def read_kept_state() -> dict[str, Any] | None:
     """The kept server's state file, or None when there is none (or it is unreadable)."""
     try:
@@ -360,11 +374,14 @@ def stop_kept_server(timeout: float = STOP_SECONDS) -> dict[str, Any] | None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _is_run_server(pid) and time.monotonic() < deadline:
+    while _still_running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _is_run_server(pid):
+    if _still_running(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while _still_running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
     return state
 
 

@@ -78,7 +78,7 @@ class LocatedStr(str):
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _LocatingLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+class _LocatingLoader(_BaseLoader):  # type: ignore[valid-type,misc]  # a base chosen at import time
     pass
 
 
