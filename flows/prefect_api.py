@@ -240,6 +240,9 @@ class RunApi:
             return
         if self.starts_kept_server and not self.run_succeeded:
             stop_kept_server()  # started for a run that failed: not worth keeping
+            if self.server.process is not None:  # our child: reap it
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.server.process.wait(timeout=STOP_SECONDS)
         if not self.server.kept:
             self.server.stop()
 
@@ -324,7 +327,8 @@ def _still_running(pid: int) -> bool:
         except OSError:
             return False
         return True
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")  # zombie or dead: exited
+    # Zombie or dead: exited, or exiting (a leader shows Z while its last threads end).
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def read_kept_state() -> dict[str, Any] | None:
