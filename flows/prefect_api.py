@@ -239,11 +239,9 @@ class RunApi:
         if self.server is None:
             return
         if self.starts_kept_server and not self.run_succeeded:
-            stop_kept_server()  # started for a run that failed: not worth keeping
-            if self.server.process is not None:  # our child: reap it
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.server.process.wait(timeout=STOP_SECONDS)
-        if not self.server.kept:
+            _forget_kept_server(self.server.pid)  # started for a run that failed: not worth keeping
+            self.server.stop()
+        elif not self.server.kept:
             self.server.stop()
 
 
@@ -303,32 +301,38 @@ def _kept_server_lock() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _proc_file(pid: int, name: str) -> bytes | None:
+    """/proc/PID/NAME, or None where it cannot be read (the process is gone, or there is
+    no /proc: not Linux)."""
+    try:
+        return Path(f"/proc/{pid}/{name}").read_bytes()
+    except OSError:
+        return None
+
+
+def _signal_reaches(pid: int) -> bool:
+    """Without /proc, alive is the best we can tell."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
 def _is_run_server(pid: int) -> bool:
     """Whether ``pid`` is alive and is a run server (not another process given its pid)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        try:
-            os.kill(pid, 0)  # no /proc (not Linux): alive is the best we can tell
-        except OSError:
-            return False
-        return True
-    return b"flows.run_server" in cmdline
+    cmdline = _proc_file(pid, "cmdline")
+    return _signal_reaches(pid) if cmdline is None else b"flows.run_server" in cmdline
 
 
 def _still_running(pid: int) -> bool:
     """Whether ``pid`` has not exited yet. Not the cmdline check: a process that is
     exiting has no cmdline any more before it can be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        try:
-            os.kill(pid, 0)  # no /proc (not Linux)
-        except OSError:
-            return False
-        return True
+    stat = _proc_file(pid, "stat")
+    if stat is None:
+        return _signal_reaches(pid)
     # Zombie or dead: exited, or exiting (a leader shows Z while its last threads end).
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+    return stat.rpartition(b")")[2].split()[0] not in (b"Z", b"X")
 
 
 def read_kept_state() -> dict[str, Any] | None:
@@ -364,6 +368,16 @@ def _usable_kept_server() -> RunServer | None:
     started = datetime.fromisoformat(str(state.get("started_at", "1970-01-01T00:00:00+00:00")))
     still_starting = (utcnow() - started).total_seconds() < STARTUP_SECONDS
     return server if still_starting else None
+
+
+def _forget_kept_server(pid: int) -> None:
+    """Remove the state file if it names ``pid``: a server this run started and now stops
+    itself, through its own process handle (a process just started may not show its
+    cmdline yet, so the checks of ``stop_kept_server`` are not for it)."""
+    with _kept_server_lock():
+        state = read_kept_state()
+        if state is not None and int(state["pid"]) == pid:
+            (prefect_home() / KEPT_STATE_FILE).unlink(missing_ok=True)
 
 
 def stop_kept_server(timeout: float = STOP_SECONDS) -> dict[str, Any] | None:
@@ -407,8 +421,7 @@ def settle(api: RunApi) -> RunApi:
     configured = Settings().api.url
     if configured:
         if api.server.process is not None:  # started by this run, for nothing: stop it
-            if api.server.kept:
-                stop_kept_server()
+            _forget_kept_server(api.server.pid)
             api.server.stop()
         return RunApi(None, "configured")
     api.api_url = api.server.api_url
