@@ -143,7 +143,8 @@ def newswatch_run(config: Path, env: dict[str, str], *extra: str) -> CommandRun:
     RUNS.check(err)
     if process.returncode != 0:
         raise RuntimeError(f"newswatch run failed (exit {process.returncode}): {err.strip()[-500:]}")
-    counts = json.loads(out)["counts"]
+    summary = json.loads(out)
+    counts = {**summary["counts"], "task_runs": summary.get("task_runs", 0)}  # Prefect's task runs (0: plain)
     cpu, server_pss = sampler.cpu_by_role(), sampler.peak_prefect_server_pss_mib
     if kept:
         cpu["prefect server"] = cpu.get("prefect server", 0.0) + proctree.cpu_seconds(kept) - kept_cpu
@@ -227,29 +228,40 @@ def case_shapes(args: argparse.Namespace) -> dict[str, tuple[SiteShape, int]]:
     return shapes
 
 
-def run_case(name: str, shape: SiteShape, baseline_pages: int, work: Path, home: Path, engines: list[str]) -> dict[str, Any]:
+def run_case(name: str, shape: SiteShape, baseline_pages: int, work: Path, home: Path, engines: list[str],
+             repeat: int = 1) -> dict[str, Any]:
+    """The bare loop, then each engine's pass ``repeat`` times. Rounds alternate the engines'
+    order (A B, B A, ...), so a machine that speeds up or slows down over the minutes favours
+    none; each engine's median run by wall time is the one reported in full."""
     figures: dict[str, Any] = {"articles": shape.articles, "load_before": load()}
     with BenchSite(shape) as site:
         urls = site.article_urls()
         step = max(1, len(urls) // baseline_pages) if not shape.real_pages else 1
         figures["baseline"] = baseline(urls[::step][:baseline_pages])
-        for engine in engines:
-            directory = work / f"{name}-{engine}"
-            config = config_for(directory, site, prefect_port=unused_port())
-            extra = ("--engine", "plain") if engine == "plain" else ()
-            # prefect: each run starts its own server (a machine's first run); prefect-kept:
-            # the server an earlier run kept is running (every later run, the default).
-            env = {"PREFECT_HOME": str(home), **(NO_KEPT_SERVER if engine != "prefect-kept" else {})}
-            if engine == "prefect-kept":
-                newswatch_run(config_for(work / "keep-warm-up", None, prefect_port=unused_port()), env)
-            site.reset()
-            first = newswatch_run(config, env, *extra)
-            site.reset()
-            second = newswatch_run(config, env, *extra)
-            if engine == "prefect-kept":
-                stop_kept_server(env)
-            figures[engine] = {"first": first.__dict__, "second": second.__dict__, "second_requests": site.stats()}
-            progress(f"{name} [{engine}]: {first.seconds:.1f} s, second {second.seconds:.1f} s")
+        for round_ in range(repeat):
+            for engine in engines if round_ % 2 == 0 else list(reversed(engines)):
+                directory = work / f"{name}-{engine}-{round_}"
+                config = config_for(directory, site, prefect_port=unused_port())
+                extra = ("--engine", "plain") if engine == "plain" else ()
+                # prefect: each run starts its own server (a machine's first run); prefect-kept:
+                # the server an earlier run kept is running (every later run, the default).
+                env = {"PREFECT_HOME": str(home), **(NO_KEPT_SERVER if engine != "prefect-kept" else {})}
+                if engine == "prefect-kept":
+                    newswatch_run(config_for(work / "keep-warm-up", None, prefect_port=unused_port()), env)
+                site.reset()
+                first = newswatch_run(config, env, *extra)
+                record = figures.setdefault(engine, {"runs": []})
+                record["runs"].append(first.__dict__)
+                if round_ == 0:  # the second pass's figures do not vary: measured once
+                    site.reset()
+                    record["second"] = newswatch_run(config, env, *extra).__dict__
+                    record["second_requests"] = site.stats()
+                if engine == "prefect-kept":
+                    stop_kept_server(env)
+                progress(f"{name} [{engine}] round {round_ + 1}: {first.seconds:.1f} s")
+    for engine in engines:
+        runs = sorted(figures[engine]["runs"], key=lambda run: run["seconds"])
+        figures[engine]["first"] = runs[(len(runs) - 1) // 2]
     figures["load_after"] = load()
     return figures
 
@@ -330,9 +342,12 @@ def engine_rows(case: str, engine: str, figures: dict[str, Any], base: dict[str,
     per_article = first.newswatch_cpu / max(extracted, 1) * 1000
     roles = ", ".join(f"{role} {seconds / max(extracted, 1) * 1000:.1f}" for role, seconds in sorted(first.cpu.items()))
     requests = figures[engine]["second_requests"]
+    runs = [CommandRun(**run) for run in figures[engine]["runs"]]
+    each = ", ".join(f"{run.counts.get('articles_extracted', 0) / run.seconds / base_rate:.2f}" for run in runs)
     return [
         (f"{case}: newswatch run [{label}]", f"{rate:.1f} articles/s = {rate / base_rate:.2f} ×",
-         f"{extracted} extracted in {first.seconds:.1f} s, the whole command"),
+         f"{extracted} extracted in {first.seconds:.1f} s, the whole command"
+         + (f"; median of {len(runs)} runs: {each} ×" if len(runs) > 1 else "")),
         ("  CPU per article", f"{per_article:.1f} ms",
          f"beyond the bare loop's {base_cpu:.1f} ms: {per_article - base_cpu:+.1f} ms; by process (ms): {roles}"),
         ("  peak memory", f"{first.pss_mib:.0f} MiB PSS",
@@ -357,10 +372,14 @@ def report(figures: dict[str, Any]) -> None:
                 rows.extend(engine_rows(case, engine, result, base))
         for engine in ("prefect", "prefect-kept"):
             if engine in result and "plain" in result:
-                flow, plain = CommandRun(**result[engine]["first"]), CommandRun(**result["plain"]["first"])
-                rows.append((f"  Prefect's share ({engine})", f"{(flow.seconds - plain.seconds) / flow.seconds * 100:+.1f} % wall",
-                             f"{(flow.all_cpu - plain.all_cpu) / flow.all_cpu * 100:+.1f} % CPU "
-                             f"(its API server {flow.cpu.get('prefect server', 0):.1f} CPU s); {result['load_after']}"))
+                flows = [CommandRun(**run) for run in result[engine]["runs"]]
+                plains = [CommandRun(**run) for run in result["plain"]["runs"]]
+                wall = statistics.median(r.seconds for r in flows), statistics.median(r.seconds for r in plains)
+                cpu = statistics.median(r.all_cpu for r in flows), statistics.median(r.all_cpu for r in plains)
+                server = statistics.median(r.cpu.get("prefect server", 0) for r in flows)
+                rows.append((f"  Prefect's share ({engine})", f"{(wall[0] - wall[1]) / wall[0] * 100:+.1f} % wall",
+                             f"{(cpu[0] - cpu[1]) / cpu[0] * 100:+.1f} % CPU (medians of {len(flows)} and {len(plains)} runs; "
+                             f"its API server {server:.1f} CPU s); {result['load_after']}"))
     fixed = figures.get("fixed_cost")
     if fixed:
         for name, values in fixed.items():
@@ -393,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-articles", type=int, default=5000)
     parser.add_argument("--generated-baseline-pages", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each fixed-cost figure")
+    parser.add_argument("--pass-repeat", type=int, default=1,
+                        help="passes of each engine per case, in alternating order; the median is reported")
     parser.add_argument("--skip-fixed-cost", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every figure here")
@@ -410,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         newswatch_run(empty, {"PREFECT_HOME": str(home), **NO_KEPT_SERVER})  # Prefect's database, created once
         for case, (shape, baseline_pages) in case_shapes(args).items():
             progress(f"case {case}: {shape.articles} articles")
-            figures["cases"][case] = run_case(case, shape, baseline_pages, work, home, args.engines)
+            figures["cases"][case] = run_case(case, shape, baseline_pages, work, home, args.engines, args.pass_repeat)
         if not args.skip_fixed_cost:
             progress("fixed costs")
             figures["fixed_cost"] = fixed_costs(work, args.repeat)
