@@ -5,6 +5,7 @@ else one of its own. Runs through both are exercised end to end by tests/test_ru
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from flows.prefect_api import (
     prefect_server_answers,
     stop_kept_server,
 )
+from flows.run_server import NICENESS
 from tests.support.httpserver import LocalSite
 
 
@@ -70,6 +72,9 @@ def test_a_kept_server_serves_the_next_run_until_stopped(prefect_home) -> None:
     first = choose_api("127.0.0.1", free_port(), keep_seconds=600)
     assert first.source == "own server" and first.server is not None and first.server.kept
     first.server.wait_until_healthy()
+    # it records the pass and yields a core to the pass's own processes
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, first.server.pid) == min(own + NICENESS, 19)
     first.run_succeeded = True
     first.close()  # the run ends: a kept server stays
     assert first.server.alive()
