@@ -35,6 +35,13 @@ ARTICLES_PER_BATCH = 200
 # wait long; at the end one large batch sweeps up the rest.
 ANALYSE_WHILE_FETCHING = 200
 ANALYSE_AFTER = 1000
+# While articles come, an analysis batch starts at most this often, unless the last one came
+# back full (analysis is behind). Started again at once whenever it found work, a pass of
+# 2,000 articles ran 33 batches of ≈ 60; each batch has a fixed cost (a task run under
+# Prefect, ≈ 75 CPU ms with its server's share; the analysis process's own set-up). The
+# interval bounds the tail too: what is stored after the last batch started waits for the
+# final sweep, while the extraction workers have nothing left to do.
+ANALYSE_EVERY_SECONDS = 3.0
 FEED_BATCHES_IN_FLIGHT = 2  # so feed batches finish one by one and article work starts early
 ARTICLE_LANES = 2
 
@@ -73,6 +80,8 @@ def drive_pass(
     feeds_per_batch: int = FEEDS_PER_BATCH,
     feed_batches_in_flight: int = FEED_BATCHES_IN_FLIGHT,
     article_lanes: int = ARTICLE_LANES,
+    analyse_every_seconds: float = ANALYSE_EVERY_SECONDS,
+    analyse_batch: int = ANALYSE_WHILE_FETCHING,
 ) -> StageSummary:
     """Poll ``feeds``, process every claimable article and analyse all that was stored.
 
@@ -93,6 +102,21 @@ def drive_pass(
     next_batch = 0
     polls = lanes = 0
     analysing = False
+    last_analysis = -analyse_every_seconds  # the first may start at once
+    # Whether articles may have been stored since analysis last looked: false after a
+    # batch that found nothing, until the next step finishes (as one that stores might).
+    may_have_work = False
+
+    def analyse() -> None:
+        nonlocal analysing, last_analysis
+        start("analyse", steps.analyse())
+        analysing, last_analysis = True, time.monotonic()
+
+    def analysis_due_in() -> float | None:
+        """Seconds until analysis may start again while articles come; None: not now."""
+        if analysing or not lanes or not may_have_work:
+            return None
+        return max(0.0, last_analysis + analyse_every_seconds - time.monotonic())
 
     def poll_next() -> None:
         nonlocal next_batch, polls
@@ -114,7 +138,11 @@ def drive_pass(
         fill_lanes()
 
     while polls or lanes or analysing:
-        kind, future = finished.get()
+        try:
+            kind, future = finished.get(timeout=analysis_due_in())
+        except queue.Empty:  # analysis is due and no step has finished meanwhile
+            analyse()
+            continue
         stage = future.result()
         summary.add(stage)
         if kind == "poll":
@@ -131,10 +159,11 @@ def drive_pass(
                 fill_lanes()
         else:
             analysing = False
-        # Analyse again at once while there was work; else after the next article batch.
-        if not analysing and lanes and (kind != "analyse" or stage["articles_analysed"]):
-            start("analyse", steps.analyse())
-            analysing = True
+            if lanes and stage["articles_analysed"] >= analyse_batch:  # behind: again at once
+                analyse()
+        may_have_work = kind != "analyse" or bool(stage["articles_analysed"])
+        if analysis_due_in() == 0.0:
+            analyse()
 
     while True:
         stage = steps.analyse_rest().result()
