@@ -31,8 +31,9 @@ from typing import Any
 
 IDLE_CHECK_SECONDS = 1.0
 # The server records a pass; it never does the pass's work. Below the pass's processes in
-# the CPU scheduler, its bookkeeping waits for a core the pass leaves idle instead of
-# taking one from extraction (on two busy cores that cost the pass ~1 s in 50).
+# the CPU scheduler, its bookkeeping takes a core the pass leaves idle rather than one an
+# extraction worker wants, and its idle services (≈ 2 % of a core) yield to anything else
+# on the machine (docs/decisions.md).
 NICENESS = 10
 
 

@@ -38,7 +38,7 @@ ANALYSE_AFTER = 1000
 # While articles come, an analysis batch starts at most this often, unless the last one came
 # back full (analysis is behind). Started again at once whenever it found work, a pass of
 # 2,000 articles ran 33 batches of ≈ 60; each batch has a fixed cost (a task run under
-# Prefect, ≈ 75 CPU ms with its server's share; the analysis process's own set-up). The
+# Prefect, ≈ 40-50 CPU ms with its server's share; the analysis process's own set-up). The
 # interval bounds the tail too: what is stored after the last batch started waits for the
 # final sweep, while the extraction workers have nothing left to do.
 ANALYSE_EVERY_SECONDS = 3.0
