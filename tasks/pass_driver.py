@@ -102,7 +102,7 @@ def drive_pass(
     next_batch = 0
     polls = lanes = 0
     analysing = False
-    last_analysis = -analyse_every_seconds  # the first may start at once
+    last_analysis = float("-inf")  # the first may start at once
     # Whether articles may have been stored since analysis last looked: false after a
     # batch that found nothing, until the next step finishes (as one that stores might).
     may_have_work = False
