@@ -3,6 +3,8 @@ figure docs/performance.md reports, in one command.
 
     .venv/bin/python benchmarks/run_bench.py                 # all of it (~15 min on 2 free cores)
     .venv/bin/python benchmarks/run_bench.py --cases real --skip-fixed-cost --skip-memory
+    .venv/bin/python benchmarks/run_bench.py --cases real --engines prefect-kept,plain --pass-repeat 5 \
+        --skip-fixed-cost --skip-memory       # Prefect's share: medians of 5 alternating rounds
 
 Cases (each served from a child process on 127.0.0.1, FEEDS × 4 articles):
 
